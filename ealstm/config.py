@@ -1,0 +1,255 @@
+"""Validated run configuration: YAML file -> frozen pydantic models.
+
+Each stage receives only its own sub-config (``DataConfig``, ``ModelConfig``, ``TrainConfig``,
+``EvalConfig``); nothing mutates a config after loading. Relative paths in a YAML file are
+resolved against the folder that holds the file, so a config works from any working directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ealstm.errors import ConfigError
+
+FORCING_PRODUCTS = ("daymet", "maurer", "maurer_extended", "nldas", "nldas_extended")
+DEFAULT_DYNAMIC_INPUTS = ("prcp", "srad", "tmax", "tmin", "vp")
+#: The 27 static attributes of the paper's Table A1, spelled as CAMELS v2.0 columns
+#: (the paper's ``forest_frac``/``carb_rocks_frac``/``frac_snow_daily`` are ``frac_forest``,
+#: ``carbonate_rocks_frac`` and ``frac_snow`` in the attribute files).
+PAPER_ATTRIBUTES = (
+    "p_mean", "pet_mean", "aridity", "p_seasonality", "frac_snow", "high_prec_freq",
+    "high_prec_dur", "low_prec_freq", "low_prec_dur", "elev_mean", "slope_mean", "area_gages2",
+    "frac_forest", "lai_max", "lai_diff", "gvf_max", "gvf_diff", "soil_depth_pelletier",
+    "soil_depth_statsgo", "soil_porosity", "soil_conductivity", "max_water_content", "sand_frac",
+    "silt_frac", "clay_frac", "carbonate_rocks_frac", "geol_permeability",
+)  # fmt: skip
+PERIOD_NAMES = ("train", "validation", "test")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Period(_Frozen):
+    """A closed date range ``[start, end]`` of daily time steps."""
+
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} lies before start {self.start}")
+        return self
+
+
+class DataConfig(_Frozen):
+    """Where the data is and which part of it a run uses."""
+
+    dataset: Literal["camels_us"] = "camels_us"
+    data_dir: Path
+    forcings: Literal[FORCING_PRODUCTS] = "maurer_extended"  # type: ignore[valid-type]
+    dynamic_inputs: tuple[str, ...] = DEFAULT_DYNAMIC_INPUTS
+    static_attributes: tuple[str, ...] = PAPER_ATTRIBUTES
+    basins: tuple[str, ...] | None = None
+    basin_file: Path | None = None
+    train_period: Period
+    validation_period: Period | None = None
+    test_period: Period
+    seq_length: int = Field(270, ge=1)
+    cache_dir: Path | None = None
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_exists(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"folder {value} does not exist; point data.data_dir at a CAMELS-US "
+                             "root (download it with `ealstm data download`) or run `ealstm demo`")
+        return value
+
+    @field_validator("basin_file")
+    @classmethod
+    def _basin_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file {value} does not exist")
+        return value
+
+    @field_validator("basins")
+    @classmethod
+    def _basins_are_ids(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None:
+            value = tuple(str(b).zfill(8) for b in value)
+            if not value:
+                raise ValueError("the basin list is empty")
+        return value
+
+    @model_validator(mode="after")
+    def _one_basin_source(self) -> DataConfig:
+        if self.basins is not None and self.basin_file is not None:
+            raise ValueError("give either `basins` or `basin_file`, not both")
+        return self
+
+    def period(self, name: str) -> Period:
+        """Return the period called ``name`` (train, validation or test)."""
+        if name not in PERIOD_NAMES:
+            raise ConfigError(f"unknown period {name!r}; choose from {PERIOD_NAMES}")
+        period = getattr(self, f"{name}_period")
+        if period is None:
+            raise ConfigError(f"data.{name}_period is not set in this config")
+        return period
+
+
+class ModelConfig(_Frozen):
+    """Architecture of the network (paper section 2.2 and Appendix B)."""
+
+    name: str = "ealstm"
+    use_static: bool = True
+    hidden_size: int = Field(256, ge=1)
+    num_layers: int = Field(1, ge=1, le=4)
+    dropout: float = Field(0.4, ge=0.0, lt=1.0)
+    initial_forget_bias: float = 5.0
+
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        from ealstm.models import MODELS
+
+        if value not in MODELS:
+            raise ValueError(f"unknown model {value!r}; choose from {sorted(MODELS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _ealstm_needs_statics(self) -> ModelConfig:
+        if self.name == "ealstm" and not self.use_static:
+            raise ValueError("the EA-LSTM's input gate is computed from static attributes; "
+                             "use name: lstm for a model without statics")
+        return self
+
+
+class TrainConfig(_Frozen):
+    """Optimisation settings; the defaults are those of the paper's code."""
+
+    loss: Literal["mse", "nse_star"] = "nse_star"
+    nse_eps: float = Field(0.1, gt=0.0)
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(256, ge=1)
+    learning_rate: dict[int, float] = Field(default_factory=lambda: {1: 1e-3, 11: 5e-4, 21: 1e-4})
+    clip_grad_norm: float | None = Field(1.0, gt=0.0)
+    seed: int = 111
+    validate_every: int | None = Field(None, ge=1)
+    device: str = "auto"
+    num_threads: int | None = Field(None, ge=1)
+
+    @field_validator("learning_rate")
+    @classmethod
+    def _schedule_starts_at_one(cls, value: dict[int, float]) -> dict[int, float]:
+        if 1 not in value:
+            raise ValueError("the schedule must give a rate for epoch 1, e.g. {1: 0.001}")
+        if any(rate <= 0 for rate in value.values()):
+            raise ValueError("learning rates must be positive")
+        return dict(sorted(value.items()))
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of ``epoch`` (1-based): the last schedule entry at or before it."""
+        return [rate for start, rate in self.learning_rate.items() if start <= epoch][-1]
+
+
+class EvalConfig(_Frozen):
+    """What ``ealstm evaluate`` does by default."""
+
+    periods: tuple[Literal["train", "validation", "test"], ...] = ("test",)
+    batch_size: int = Field(1024, ge=1)
+
+
+class RunConfig(_Frozen):
+    """Everything one training run needs; saved as ``config.yml`` in the run directory."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    runs_dir: Path = Path("runs")
+    data: DataConfig
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    evaluation: EvalConfig = EvalConfig()
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory, ``runs_dir / name``."""
+        return self.runs_dir / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, YAML-safe representation (paths and dates as strings)."""
+        return self.model_dump(mode="json")
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make the relative paths of a raw config absolute with respect to ``base``."""
+    raw = dict(raw)
+    if "runs_dir" in raw:
+        raw["runs_dir"] = str(base / Path(raw["runs_dir"]).expanduser())
+    data = dict(raw.get("data") or {})
+    for key in ("data_dir", "basin_file", "cache_dir"):
+        if data.get(key) is not None:
+            data[key] = str(base / Path(data[key]).expanduser())
+    if data:
+        raw["data"] = data
+    return raw
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides (values parsed as YAML) to a raw config dict."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not of the form key.sub=value")
+        node = raw
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+        node[leaf] = yaml.safe_load(value)
+    return raw
+
+
+def parse_config(raw: dict[str, Any], source: str = "<dict>") -> RunConfig:
+    """Validate a raw dict; errors become one :class:`ConfigError` naming every bad key."""
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in err['loc']) or '<root>'}: {_explain(err)}"
+                 for err in exc.errors()]
+        raise ConfigError(f"invalid config {source}:\n" + "\n".join(lines)) from None
+
+
+def _explain(err: dict[str, Any]) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check its spelling and section; see configs/ for examples)"
+    if err["type"] == "missing":
+        return "required key is missing"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
+    """Read, override and validate a YAML run config.
+
+    Parameters
+    ----------
+    path
+        YAML file. Relative paths inside it are relative to the file's folder.
+    overrides
+        ``key.sub=value`` strings applied before validation (``--set`` on the CLI).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    raw = _resolve_paths(raw, path.parent.resolve())
+    raw = apply_overrides(raw, list(overrides or []))  # paths given on the command line: cwd
+    return parse_config(raw, source=str(path))

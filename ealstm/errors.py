@@ -1,0 +1,29 @@
+"""Typed errors of ``ealstm``.
+
+Each subclasses a builtin so that ``except FileNotFoundError`` or ``except ValueError`` in user
+code still works, and each message names the file, basin, column or config key and the fix.
+"""
+
+
+class EalstmError(Exception):
+    """Base class of every error raised on purpose by ``ealstm``."""
+
+
+class ConfigError(EalstmError, ValueError):
+    """A configuration value is invalid; the message names the key and the fix."""
+
+
+class DataNotFoundError(EalstmError, FileNotFoundError):
+    """A data file or folder that the configuration points to does not exist."""
+
+
+class BasinDataError(EalstmError, ValueError):
+    """A data file exists but its content is unusable (bad header, no valid values, ...)."""
+
+
+class NoValidDataError(EalstmError, ValueError):
+    """A metric, loss or window index received no valid (finite) value to work with."""
+
+
+class CheckpointError(EalstmError, ValueError):
+    """A checkpoint or run directory is missing, incomplete or from an incompatible run."""
