@@ -253,3 +253,12 @@ def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
     raw = _resolve_paths(raw, path.parent.resolve())
     raw = apply_overrides(raw, list(overrides or []))  # paths given on the command line: cwd
     return parse_config(raw, source=str(path))
+
+
+def load_run_config(run_dir: Path) -> RunConfig:
+    """Load the resolved ``config.yml`` that ``ealstm train`` saved in a run directory."""
+    path = Path(run_dir) / "config.yml"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir} is not a run directory: {path.name} is missing")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return parse_config(raw, source=str(path))

@@ -1,0 +1,75 @@
+"""Evaluate a trained run: predictions netCDF, per-basin metrics CSV, summary JSON."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ealstm.config import ModelConfig, RunConfig, load_run_config
+from ealstm.data.scaling import Scaler
+from ealstm.evaluation.metrics import evaluate_basins, summarize
+from ealstm.evaluation.predict import predict_period
+from ealstm.io import load_json, save_csv, save_json, save_netcdf
+from ealstm.models import build_model
+from ealstm.rundir import RunPaths
+from ealstm.training.checkpoint import load_checkpoint
+from ealstm.training.loop import prepare_data, select_device
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`evaluate_run` wrote and the paper's summary of it."""
+
+    predictions: Path
+    metrics: Path
+    summary: dict
+    table: pd.DataFrame
+
+
+def load_trained_model(run_dir: Path, epoch: int | None = None) -> tuple[nn.Module, dict]:
+    """Rebuild the model of a run from its checkpoint (default: the last epoch)."""
+    state = load_checkpoint(run_dir, epoch)
+    model = build_model(ModelConfig(**state["model_config"]), **state["model_args"])
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, state
+
+
+def evaluate_run(run_dir: Path, period: str = "test", epoch: int | None = None,
+                 device: str | None = None) -> Evaluation:
+    """Predict ``period`` for every basin of a run and score it.
+
+    Parameters
+    ----------
+    run_dir
+        Directory written by ``ealstm train``.
+    period
+        ``train``, ``validation`` or ``test``, as set in the run's config.
+    epoch
+        Checkpoint to use; default: the last one.
+    device
+        Torch device; default: the run's ``train.device``.
+    """
+    paths = RunPaths(Path(run_dir))
+    cfg: RunConfig = load_run_config(paths.root)
+    target_period = cfg.data.period(period)
+    scaled, scaler = prepare_data(cfg, Scaler.from_dict(load_json(paths.scaler)))
+    model, state = load_trained_model(paths.root, epoch)
+    torch_device = select_device(device or cfg.train.device)
+    model.to(torch_device)
+    predictions = predict_period(model, scaled, scaler, target_period, cfg.data.seq_length,
+                                 cfg.evaluation.batch_size, torch_device, cfg.model.use_static)
+    predictions.attrs.update(run=str(paths.root), epoch=int(state["epoch"]), period=period)
+    save_netcdf(paths.predictions(period), predictions)
+    table = evaluate_basins(predictions["qobs"], predictions["qsim"])
+    save_csv(paths.metrics(period), table)
+    summary = {"period": period, "epoch": int(state["epoch"]), **summarize(table["nse"])}
+    save_json(paths.summary(period), summary)
+    return Evaluation(paths.predictions(period), paths.metrics(period), summary, table)

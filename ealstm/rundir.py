@@ -1,0 +1,45 @@
+"""Layout of a run directory: every artifact of a run has one fixed place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Paths of the artifacts of the run in ``root``."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        """Resolved configuration the run was trained with."""
+        return self.root / "config.yml"
+
+    @property
+    def scaler(self) -> Path:
+        """Training-period statistics used to standardise inputs and target."""
+        return self.root / "scaler.json"
+
+    @property
+    def train_log(self) -> Path:
+        """One CSV row per epoch: loss, learning rate, time, validation score."""
+        return self.root / "train_log.csv"
+
+    @property
+    def tensorboard(self) -> Path:
+        """TensorBoard event files (written when ``tensorboard`` is installed)."""
+        return self.root / "tensorboard"
+
+    def predictions(self, period: str) -> Path:
+        """netCDF with ``qobs`` and ``qsim`` [basin, date] of ``period``."""
+        return self.root / f"predictions_{period}.nc"
+
+    def metrics(self, period: str) -> Path:
+        """CSV with one row of metrics per basin for ``period``."""
+        return self.root / f"metrics_{period}.csv"
+
+    def summary(self, period: str) -> Path:
+        """JSON with the paper's summary (mean, median, #NSE <= 0) for ``period``."""
+        return self.root / f"summary_{period}.json"
