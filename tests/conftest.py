@@ -15,3 +15,12 @@ def shared_camels() -> Path:
     if not SHARED_CAMELS.is_dir():
         pytest.skip(f"real CAMELS-US sample not found at {SHARED_CAMELS} (../shared is absent)")
     return SHARED_CAMELS
+
+
+@pytest.fixture(scope="session")
+def demo_camels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic CAMELS-US tree (4 basins, 1995-2003) written once per session."""
+    from ealstm.data.demo import generate_demo_data
+
+    out = tmp_path_factory.mktemp("demo_camels")
+    return generate_demo_data(out, n_basins=4, start="1995-10-01", end="2003-09-30", seed=0)

@@ -1,0 +1,439 @@
+"""Raw CAMELS-US text files -> :class:`BasinArrays`, cached as one netCDF file per data config.
+
+Parsing a few hundred forcing and streamflow files takes a while, so the aligned arrays are
+written once to ``<cache_dir>/camels_us_<key>.nc`` where ``key`` is a hash of the fields of
+:class:`~ealstm.config.DataConfig` that change the arrays (data folder, forcing product, inputs,
+attributes, basins and the date axis). Training, evaluation and analysis then read that file.
+The hash does not see the content of the raw files: delete the cache folder after replacing them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ealstm.config import PERIOD_NAMES, DataConfig, Period
+from ealstm.data import camels_us
+from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
+from ealstm.io import save_netcdf
+
+log = logging.getLogger(__name__)
+
+#: Bump when the layout of the cache file changes; old files are then rebuilt, not misread.
+CACHE_FORMAT_VERSION = 1
+#: Columns of :attr:`BasinArrays.coverage`: first/last day with all inputs / a target finite.
+COVERAGE_COLUMNS = ("forcing_start", "forcing_end", "qobs_start", "qobs_end")
+
+
+@dataclass(frozen=True, eq=False)
+class BasinArrays:
+    """Inputs, target and attributes of a set of basins on one daily date axis.
+
+    Attributes
+    ----------
+    basins
+        8-character basin ids, in the order of the first axis of every array.
+    dates
+        Daily ``DatetimeIndex`` named ``date``, shared by all basins.
+    dynamic
+        float32 ``[basin, time, feature]`` meteorological inputs; NaN = missing.
+    target
+        float32 ``[basin, time]`` discharge ``qobs`` in mm/day (raw or scaled); NaN = missing.
+    static
+        float32 ``[basin, attribute]`` catchment attributes.
+    dynamic_names, static_names
+        Names of the last axes of ``dynamic`` and ``static``.
+    coverage
+        Optional frame indexed by basin with the first and last day of valid forcings and
+        streamflow in the raw files (:data:`COVERAGE_COLUMNS`); used in error messages.
+    """
+
+    basins: tuple[str, ...]
+    dates: pd.DatetimeIndex
+    dynamic: np.ndarray
+    target: np.ndarray
+    static: np.ndarray
+    dynamic_names: tuple[str, ...]
+    static_names: tuple[str, ...]
+    coverage: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        n_basins, n_dates = len(self.basins), len(self.dates)
+        expected = {
+            "dynamic": (n_basins, n_dates, len(self.dynamic_names)),
+            "target": (n_basins, n_dates),
+            "static": (n_basins, len(self.static_names)),
+        }
+        for name, shape in expected.items():
+            if getattr(self, name).shape != shape:
+                raise BasinDataError(f"BasinArrays.{name} has shape {getattr(self, name).shape}, "
+                                     f"expected {shape} from the basins, dates and names")
+
+    def time_slice(self, period: Period) -> slice:
+        """Return the indices of the closed range ``[period.start, period.end]`` on ``dates``.
+
+        Raises
+        ------
+        ConfigError
+            If the period is not inside the date axis of these arrays.
+        """
+        start, end = pd.Timestamp(period.start), pd.Timestamp(period.end)
+        if len(self.dates) == 0 or start < self.dates[0] or end > self.dates[-1]:
+            span = _span_text(self.dates)
+            raise ConfigError(f"period {period.start}..{period.end} is not inside the date axis "
+                              f"{span} of these arrays; load them with a DataConfig whose "
+                              "periods include it")
+        return slice(int(self.dates.searchsorted(start, side="left")),
+                     int(self.dates.searchsorted(end, side="right")))
+
+    def select(self, basins: Sequence[str]) -> BasinArrays:
+        """Return the arrays of ``basins`` (in that order) as a new :class:`BasinArrays`.
+
+        Raises
+        ------
+        ConfigError
+            If a basin is not in these arrays.
+        """
+        basins = tuple(str(b).zfill(8) for b in basins)
+        position = {basin: i for i, basin in enumerate(self.basins)}
+        missing = [b for b in basins if b not in position]
+        if missing:
+            raise ConfigError(f"basins {missing} are not in these arrays (they hold "
+                              f"{len(self.basins)} basins); add them to data.basins")
+        rows = np.array([position[b] for b in basins], dtype=np.int64)
+        coverage = None if self.coverage is None else self.coverage.loc[list(basins)]
+        return dataclasses.replace(
+            self, basins=basins, dynamic=np.ascontiguousarray(self.dynamic[rows]),
+            target=np.ascontiguousarray(self.target[rows]),
+            static=np.ascontiguousarray(self.static[rows]), coverage=coverage)
+
+
+def load_basin_arrays(cfg: DataConfig) -> BasinArrays:
+    """Load the arrays that ``cfg`` describes, from the cache if possible.
+
+    Parameters
+    ----------
+    cfg
+        Data configuration. The date axis runs from ``seq_length - 1`` days before the earliest
+        period start to the latest period end, so that the first day of every period has a full
+        input window.
+
+    Returns
+    -------
+    BasinArrays
+        Raw (unscaled) arrays of the configured basins.
+
+    Raises
+    ------
+    ConfigError
+        If an input name is unknown, or a period holds no valid data in any basin.
+    DataNotFoundError
+        If a configured basin has no forcing file.
+    """
+    arrays, _ = _load_or_build(cfg, force=False)
+    check_periods(arrays, cfg)
+    return arrays
+
+
+def build_cache(cfg: DataConfig, force: bool = False) -> Path:
+    """Parse the raw files of ``cfg`` into its cache file (unless it is valid and not ``force``).
+
+    Returns
+    -------
+    Path
+        The cache file, ``<cache_dir>/camels_us_<key[:16]>.nc``.
+    """
+    arrays, path = _load_or_build(cfg, force=force)
+    check_periods(arrays, cfg)
+    return path
+
+
+def _load_or_build(cfg: DataConfig, force: bool) -> tuple[BasinArrays, Path]:
+    """Arrays from the cache file of ``cfg``; parse and write it if missing, bad or ``force``."""
+    basins = resolve_basins(cfg)
+    dates = date_axis(cfg)
+    key = cache_key(cfg, basins, dates)
+    path = cache_path(cfg, key)
+    arrays = None
+    if path.is_file() and not force:
+        arrays = _read_cache(path, basins, dates, cfg)
+    else:
+        log.info("cache miss: no file %s", path)
+    if arrays is None:
+        log.info("parsing %d basins of %s (%s forcings)", len(basins), cfg.data_dir, cfg.forcings)
+        arrays = _build_arrays(cfg, basins, dates)
+        save_netcdf(path, arrays_to_dataset(arrays, key))
+        log.info("wrote cache file %s", path)
+    return arrays, path
+
+
+# --- configuration -> basins, date axis, cache file -------------------------------------------
+
+
+def resolve_basins(cfg: DataConfig) -> tuple[str, ...]:
+    """Basins of ``cfg``: ``basins``, else ``basin_file``, else every basin with forcings."""
+    if cfg.basins is not None:
+        basins = tuple(cfg.basins)
+    elif cfg.basin_file is not None:
+        basins = tuple(camels_us.read_basin_list(cfg.basin_file))
+    else:
+        basins = tuple(camels_us.available_basins(cfg.data_dir, cfg.forcings))
+    if not basins:
+        source = cfg.basin_file or f"{cfg.data_dir} ({cfg.forcings} forcings)"
+        raise ConfigError(f"no basins found in {source}; set data.basins or data.basin_file")
+    duplicates = sorted({b for b in basins if basins.count(b) > 1})
+    if duplicates:
+        raise ConfigError(f"basins {duplicates} are listed more than once in the basin list")
+    return basins
+
+
+def date_axis(cfg: DataConfig) -> pd.DatetimeIndex:
+    """Daily axis from ``seq_length - 1`` days before the first period start to the last end."""
+    periods = [p for p in (getattr(cfg, f"{n}_period") for n in PERIOD_NAMES) if p is not None]
+    start = min(p.start for p in periods) - dt.timedelta(days=cfg.seq_length - 1)
+    end = max(p.end for p in periods)
+    return pd.date_range(start, end, freq="D", name="date").as_unit("ns")
+
+
+def cache_key(cfg: DataConfig, basins: Sequence[str], dates: pd.DatetimeIndex) -> str:
+    """SHA-256 of the data-relevant fields of ``cfg`` and the cache format version."""
+    fields = {
+        "format_version": CACHE_FORMAT_VERSION,
+        "dataset": cfg.dataset,
+        "data_dir": str(Path(cfg.data_dir).expanduser().resolve()),
+        "forcings": cfg.forcings,
+        "dynamic_inputs": list(cfg.dynamic_inputs),
+        "static_attributes": list(cfg.static_attributes),
+        "basins": list(basins),
+        "start": dates[0].date().isoformat(),
+        "end": dates[-1].date().isoformat(),
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def cache_dir(cfg: DataConfig) -> Path:
+    """``cfg.cache_dir``, else ``$EALSTM_CACHE_DIR``, else ``~/.cache/ealstm``."""
+    if cfg.cache_dir is not None:
+        return Path(cfg.cache_dir).expanduser()
+    env = os.environ.get("EALSTM_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ealstm"
+
+
+def cache_path(cfg: DataConfig, key: str) -> Path:
+    """Cache file of ``key``: ``<cache_dir>/<dataset>_<key[:16]>.nc``."""
+    return cache_dir(cfg) / f"{cfg.dataset}_{key[:16]}.nc"
+
+
+# --- raw files -> arrays -----------------------------------------------------------------------
+
+
+def _build_arrays(cfg: DataConfig, basins: tuple[str, ...], dates: pd.DatetimeIndex) -> BasinArrays:
+    """Parse forcings, streamflow and attributes of ``basins`` onto ``dates``."""
+    _check_forcing_files(cfg, basins)
+    _check_unique(cfg.dynamic_inputs, "data.dynamic_inputs")
+    _check_unique(cfg.static_attributes, "data.static_attributes")
+    n_dynamic = len(cfg.dynamic_inputs)
+    dynamic = np.full((len(basins), len(dates), n_dynamic), np.nan, dtype=np.float32)
+    target = np.full((len(basins), len(dates)), np.nan, dtype=np.float32)
+    coverage = []
+    for i, basin in enumerate(basins):
+        forcing, qobs = _read_basin(cfg, basin)
+        dynamic[i] = _align(forcing, dates).to_numpy(np.float32)
+        target[i] = _align(qobs, dates).to_numpy(np.float32)
+        coverage.append(_coverage(forcing, qobs))
+        log.debug("parsed basin %s (%d/%d)", basin, i + 1, len(basins))
+    return BasinArrays(
+        basins=basins, dates=dates, dynamic=dynamic, target=target,
+        static=_read_static(cfg, basins), dynamic_names=tuple(cfg.dynamic_inputs),
+        static_names=tuple(cfg.static_attributes),
+        coverage=pd.DataFrame(coverage, index=pd.Index(basins, name="basin")))
+
+
+def _check_forcing_files(cfg: DataConfig, basins: Sequence[str]) -> None:
+    """Raise :class:`DataNotFoundError` naming every basin without a forcing file."""
+    available = set(camels_us.available_basins(cfg.data_dir, cfg.forcings))
+    missing = [b for b in basins if b not in available]
+    if missing:
+        folder = Path(cfg.data_dir) / "basin_mean_forcing" / cfg.forcings
+        raise DataNotFoundError(
+            f"no {cfg.forcings} forcing file for basins {missing} under {folder}; remove them "
+            "from the basin list or choose another data.forcings product")
+
+
+def _check_unique(names: Sequence[str], key: str) -> None:
+    duplicates = sorted({n for n in names if list(names).count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{key} lists {duplicates} more than once")
+
+
+def _read_basin(cfg: DataConfig, basin: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Read the configured forcing columns and the streamflow of one basin (own dates)."""
+    forcing, area_km2 = camels_us.read_forcings(cfg.data_dir, basin, cfg.forcings)
+    unknown = [name for name in cfg.dynamic_inputs if name not in forcing.columns]
+    if unknown:
+        raise ConfigError(
+            f"data.dynamic_inputs: {unknown} are not columns of the {cfg.forcings} forcing file "
+            f"{_forcing_file(cfg, basin)}; available columns: {list(forcing.columns)}")
+    qobs = camels_us.read_streamflow(cfg.data_dir, basin, area_km2)
+    return forcing[list(cfg.dynamic_inputs)], qobs
+
+
+def _forcing_file(cfg: DataConfig, basin: str) -> Path:
+    """Path of a basin's forcing file, for error messages (the folder if none matches)."""
+    folder = Path(cfg.data_dir) / "basin_mean_forcing" / cfg.forcings
+    matches = sorted(folder.glob(f"**/{basin}_*"))
+    return matches[0] if matches else folder
+
+
+def _align(data: pd.DataFrame | pd.Series, dates: pd.DatetimeIndex) -> pd.DataFrame | pd.Series:
+    """Reindex ``data`` (unique daily dates) onto ``dates``; days outside its record become NaN."""
+    return data.set_axis(pd.DatetimeIndex(data.index).as_unit("ns").normalize()).reindex(dates)
+
+
+def _coverage(forcing: pd.DataFrame, qobs: pd.Series) -> dict[str, pd.Timestamp]:
+    """First and last day with all inputs finite and with a finite target."""
+    valid_forcing = forcing.index[np.isfinite(forcing.to_numpy(np.float64)).all(axis=1)]
+    valid_qobs = qobs.index[np.isfinite(qobs.to_numpy(np.float64))]
+    first = [pd.Timestamp(v[0]) if len(v) else pd.NaT for v in (valid_forcing, valid_qobs)]
+    last = [pd.Timestamp(v[-1]) if len(v) else pd.NaT for v in (valid_forcing, valid_qobs)]
+    return dict(zip(COVERAGE_COLUMNS, (first[0], last[0], first[1], last[1]), strict=True))
+
+
+def _read_static(cfg: DataConfig, basins: tuple[str, ...]) -> np.ndarray:
+    """Attributes ``[basin, attribute]`` as float32, rows in the order of ``basins``."""
+    columns = list(cfg.static_attributes)
+    if not columns:
+        return np.zeros((len(basins), 0), dtype=np.float32)
+    frame = camels_us.read_attributes(cfg.data_dir, basins=list(basins), columns=columns)
+    return frame.loc[list(basins), columns].to_numpy(np.float32)
+
+
+# --- period checks -----------------------------------------------------------------------------
+
+
+def check_periods(arrays: BasinArrays, cfg: DataConfig) -> None:
+    """Raise if a set period has no valid day in any basin; warn about empty train basins.
+
+    A day is valid in train and validation when all inputs and the target are finite, in test
+    when all inputs are finite.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``data.<name>_period``, the period and the span the data covers.
+    """
+    input_ok = np.isfinite(arrays.dynamic).all(axis=2)
+    target_ok = np.isfinite(arrays.target)
+    for name in PERIOD_NAMES:
+        period = getattr(cfg, f"{name}_period")
+        if period is None:
+            continue
+        sl = arrays.time_slice(period)
+        valid = input_ok[:, sl] if name == "test" else input_ok[:, sl] & target_ok[:, sl]
+        if not valid.any():
+            needs = "forcings" if name == "test" else "forcings and streamflow"
+            raise ConfigError(
+                f"data.{name}_period {period.start}..{period.end} holds no day with valid "
+                f"{needs} in any of the {len(arrays.basins)} basins; the data covers "
+                f"{_coverage_text(arrays, input_ok, target_ok)}; choose a period inside it")
+        if name == "train":
+            empty = [b for b, ok in zip(arrays.basins, valid.any(axis=1), strict=True) if not ok]
+            if empty:
+                log.warning("basins %s have no day with valid forcings and streamflow in "
+                            "data.train_period; they give no training samples", empty)
+
+
+def _coverage_text(arrays: BasinArrays, input_ok: np.ndarray, target_ok: np.ndarray) -> str:
+    """Describe the span of valid forcings and streamflow (from the raw files if known)."""
+    if arrays.coverage is not None and len(arrays.coverage):
+        cov = arrays.coverage
+        forcing = _span_text(cov["forcing_start"].min(), cov["forcing_end"].max())
+        qobs = _span_text(cov["qobs_start"].min(), cov["qobs_end"].max())
+    else:
+        forcing = _span_text(arrays.dates[input_ok.any(axis=0)])
+        qobs = _span_text(arrays.dates[target_ok.any(axis=0)])
+    return f"forcings {forcing}, streamflow {qobs}"
+
+
+def _span_text(first: pd.DatetimeIndex | pd.Timestamp, last: pd.Timestamp | None = None) -> str:
+    """``'YYYY-MM-DD..YYYY-MM-DD'`` of an index (or of two timestamps); ``'nothing'`` if empty."""
+    if last is None:
+        if len(first) == 0:
+            return "nothing"
+        first, last = first[0], first[-1]
+    if pd.isna(first) or pd.isna(last):
+        return "nothing"
+    return f"{first.date()}..{last.date()}"
+
+
+# --- arrays <-> netCDF -------------------------------------------------------------------------
+
+
+def arrays_to_dataset(arrays: BasinArrays, key: str = "") -> xr.Dataset:
+    """Store ``arrays`` as an xarray Dataset (the layout of the cache file)."""
+    basin = np.array(arrays.basins, dtype=str)
+    data_vars = {
+        "dynamic": (("basin", "date", "dynamic_feature"), arrays.dynamic.astype(np.float32)),
+        "target": (("basin", "date"), arrays.target.astype(np.float32)),
+        "static": (("basin", "static_feature"), arrays.static.astype(np.float32)),
+    }
+    if arrays.coverage is not None:
+        for column in COVERAGE_COLUMNS:
+            values = pd.DatetimeIndex(arrays.coverage[column]).as_unit("ns").to_numpy()
+            data_vars[column] = (("basin",), values)
+    coords = {"basin": basin, "date": arrays.dates,
+              "dynamic_feature": np.array(arrays.dynamic_names, dtype=str),
+              "static_feature": np.array(arrays.static_names, dtype=str)}
+    attrs = {"format_version": CACHE_FORMAT_VERSION, "cache_key": key}
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def dataset_to_arrays(ds: xr.Dataset) -> BasinArrays:
+    """Inverse of :func:`arrays_to_dataset`; arrays are loaded into contiguous memory."""
+    basins = tuple(str(b) for b in ds["basin"].values)
+    coverage = None
+    if all(column in ds for column in COVERAGE_COLUMNS):
+        coverage = pd.DataFrame({c: pd.DatetimeIndex(ds[c].values) for c in COVERAGE_COLUMNS},
+                                index=pd.Index(basins, name="basin"))
+    return BasinArrays(
+        basins=basins,
+        dates=pd.DatetimeIndex(ds.indexes["date"], name="date").as_unit("ns"),
+        dynamic=np.ascontiguousarray(ds["dynamic"].values, dtype=np.float32),
+        target=np.ascontiguousarray(ds["target"].values, dtype=np.float32),
+        static=np.ascontiguousarray(ds["static"].values, dtype=np.float32).reshape(
+            len(basins), ds.sizes.get("static_feature", 0)),
+        dynamic_names=tuple(str(n) for n in ds["dynamic_feature"].values),
+        static_names=tuple(str(n) for n in ds["static_feature"].values)
+        if "static_feature" in ds.coords else (),
+        coverage=coverage)
+
+
+def _read_cache(path: Path, basins: tuple[str, ...], dates: pd.DatetimeIndex,
+                cfg: DataConfig) -> BasinArrays | None:
+    """Arrays from the cache file, or ``None`` (with a warning) if it is unreadable or stale."""
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            if int(ds.attrs.get("format_version", -1)) != CACHE_FORMAT_VERSION:
+                raise ValueError(f"format version {ds.attrs.get('format_version')}")
+            arrays = dataset_to_arrays(ds.load())
+        expected = (basins, tuple(cfg.dynamic_inputs), tuple(cfg.static_attributes))
+        found = (arrays.basins, arrays.dynamic_names, arrays.static_names)
+        if found != expected or not arrays.dates.equals(dates):
+            raise ValueError("its basins, names or dates differ from the config")
+    except Exception as exc:  # any unreadable file is rebuilt, never trusted
+        log.warning("cache file %s is unreadable (%s: %s); rebuilding it",
+                    path, type(exc).__name__, exc)
+        return None
+    log.info("cache hit: loaded %d basins from %s", len(arrays.basins), path)
+    return arrays

@@ -1,0 +1,95 @@
+"""End-to-end training on tiny synthetic data: outputs, resume exactness, refusals."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+
+from ealstm.config import parse_config
+from ealstm.data.camels_us import read_basin_list
+from ealstm.errors import CheckpointError
+from ealstm.evaluation.run import evaluate_run
+from ealstm.training.checkpoint import list_checkpoints, load_checkpoint
+from ealstm.training.loop import train
+
+
+def tiny_config(data_dir: Path, runs_dir: Path, name: str = "tiny", **train) -> dict:
+    basins = read_basin_list(data_dir / "basin_list.txt")[:2]
+    return {
+        "name": name,
+        "runs_dir": str(runs_dir),
+        "data": {"data_dir": str(data_dir), "basins": basins, "forcings": "maurer_extended",
+                 "train_period": {"start": "2000-10-01", "end": "2001-09-30"},
+                 "validation_period": {"start": "1999-10-01", "end": "2000-09-30"},
+                 "test_period": {"start": "1998-10-01", "end": "1999-09-30"},
+                 "seq_length": 10, "cache_dir": str(runs_dir / "cache")},
+        "model": {"name": "ealstm", "hidden_size": 8, "dropout": 0.4},
+        "train": {"epochs": 2, "batch_size": 64, "seed": 7, **train},
+    }
+
+
+def test_train_and_evaluate_write_every_artifact(demo_camels, tmp_path):
+    cfg = parse_config(tiny_config(demo_camels, tmp_path, validate_every=1))
+    run_dir = train(cfg, progress=False)
+    assert sorted(list_checkpoints(run_dir)) == [1, 2]
+    log = pd.read_csv(run_dir / "train_log.csv")
+    assert list(log["epoch"]) == [1, 2] and np.isfinite(log["train_loss"]).all()
+    assert np.isfinite(log["val_median_nse"]).all()
+    result = evaluate_run(run_dir, "test")
+    ds = xr.open_dataset(result.predictions)
+    assert ds["qsim"].dims == ("basin", "date") and ds.sizes["date"] == 365
+    assert list(ds["basin"].values) == list(cfg.data.basins)
+    assert np.isfinite(ds["qsim"].values).all()
+    assert set(result.table.columns) >= {"nse", "alpha_nse", "beta_nse", "fhv", "fms", "flv"}
+    assert result.summary["n_basins"] == 2
+
+
+def test_predictions_hold_observed_discharge_in_mm_per_day(demo_camels, tmp_path):
+    from ealstm.data.camels_us import read_forcings, read_streamflow
+
+    cfg = parse_config(tiny_config(demo_camels, tmp_path, epochs=1))
+    result = evaluate_run(train(cfg, progress=False), "test")
+    basin = cfg.data.basins[0]
+    _, area = read_forcings(demo_camels, basin, "maurer_extended")
+    q = read_streamflow(demo_camels, basin, area).loc["1998-10-01":"1999-09-30"]
+    stored = xr.open_dataset(result.predictions)["qobs"].sel(basin=basin).values
+    np.testing.assert_allclose(stored, q.values, rtol=1e-5, atol=1e-6)
+
+
+def test_resumed_run_equals_uninterrupted_run(demo_camels, tmp_path):
+    full = train(parse_config(tiny_config(demo_camels, tmp_path, name="full", epochs=3)),
+                 progress=False)
+    parted = parse_config(tiny_config(demo_camels, tmp_path, name="parted", epochs=2))
+    train(parted, progress=False)  # as if killed after epoch 2
+    resumed = train(parse_config(tiny_config(demo_camels, tmp_path, name="parted", epochs=3)),
+                    resume=True, progress=False)
+    a, b = load_checkpoint(full), load_checkpoint(resumed)
+    assert a["epoch"] == b["epoch"] == 3
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    log = pd.read_csv(resumed / "train_log.csv")
+    assert list(log["epoch"]) == [1, 2, 3]
+
+
+def test_refuses_to_overwrite_or_resume_nothing(demo_camels, tmp_path):
+    cfg = parse_config(tiny_config(demo_camels, tmp_path, epochs=1))
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        train(cfg, resume=True, progress=False)
+    train(cfg, progress=False)
+    with pytest.raises(CheckpointError, match="--resume"):
+        train(cfg, progress=False)
+    changed = parse_config(tiny_config(demo_camels, tmp_path, epochs=1, batch_size=32))
+    with pytest.raises(CheckpointError, match="train.batch_size"):
+        train(changed, resume=True, progress=False)
+
+
+def test_lstm_without_statics_trains(demo_camels, tmp_path):
+    raw = tiny_config(demo_camels, tmp_path, epochs=1)
+    raw["model"] = {"name": "lstm", "use_static": False, "hidden_size": 8}
+    run_dir = train(parse_config(raw), progress=False)
+    state = load_checkpoint(run_dir)
+    assert state["model_args"]["n_static"] == 0
+    assert np.isfinite(evaluate_run(run_dir).table["nse"]).all()
