@@ -18,7 +18,7 @@ def test_train_and_evaluate_real_basins(shared_camels, tmp_path, capsys):
         f"data.cache_dir={tmp_path / 'cache'}",
         "data.basins=['01022500', '08023080', '06221400']",
         "data.train_period={start: 2003-10-01, end: 2004-09-30}",
-        "data.test_period={start: 2001-10-01, end: 2002-09-30}",
+        "data.test_period={start: 2000-10-01, end: 2001-09-30}",
         "data.seq_length=30", "model.hidden_size=16", "train.epochs=1", "train.batch_size=128",
     ]
     args = ["train", str(CONFIG), "--no-progress", "--evaluate"]
@@ -28,7 +28,7 @@ def test_train_and_evaluate_real_basins(shared_camels, tmp_path, capsys):
     assert "median NSE" in out
     metrics = pd.read_csv(run_dir / "metrics_test.csv", dtype={"basin": str}).set_index("basin")
     assert set(metrics.index) == {"01022500", "08023080", "06221400"}
-    # 06221400's record starts in 2002: no test observations, reported as such.
+    # 06221400's record starts 2002-06-30: no test observations, reported as such.
     assert metrics.loc["06221400", "status"] != "ok"
     assert metrics.loc["01022500", "status"] == "ok"
     ds = xr.open_dataset(run_dir / "predictions_test.nc")
