@@ -154,8 +154,13 @@ def read_forcings(data_dir: Path, basin: str, product: str) -> tuple[pd.DataFram
     folder = Path(data_dir) / "basin_mean_forcing" / product
     path = _find_one(folder, f"{basin}_lump_{tag}_forcing_leap.txt",
                      f"basin {basin}, forcing product {product}")
-    area_km2 = _read_area_km2(path)
-    frame = _read_table(path, sep=r"\s+", skiprows=3)  # headers mix spaces and tabs
+    return _parse_forcing_file(path), _read_area_km2(path)
+
+
+def _parse_forcing_file(path: Path) -> pd.DataFrame:
+    """Parse the table below the 3-line header of a forcing file (see :func:`read_forcings`)."""
+    # headers mix spaces and tabs; no NA strings, so that a short row fails the float cast
+    frame = _read_table(path, sep=r"\s+", skiprows=3, keep_default_na=False, na_values=[])
     frame.columns = [_normalise_column(c) for c in frame.columns]
     if frame.columns.duplicated().any() or not {"year", "mnth", "day"} <= set(frame.columns):
         raise BasinDataError(f"{path}: header {list(frame.columns)} needs Year, Mnth, Day and "
@@ -165,10 +170,10 @@ def read_forcings(data_dir: Path, basin: str, product: str) -> tuple[pd.DataFram
     try:
         values = values.astype("float64")
     except ValueError as exc:
-        raise BasinDataError(f"{path}: non-numeric forcing values ({exc})") from exc
+        raise BasinDataError(f"{path}: missing or non-numeric forcing values ({exc})") from exc
     values.index = index
     values.columns.name = None
-    return values, area_km2
+    return values
 
 
 def read_streamflow(data_dir: Path, basin: str, area_km2: float) -> pd.Series:
@@ -204,23 +209,28 @@ def read_streamflow(data_dir: Path, basin: str, area_km2: float) -> pd.Series:
         raise BasinDataError(f"basin {basin}: area {area_km2} km^2 must be positive")
     path = _find_one(Path(data_dir) / "usgs_streamflow", f"{basin}_streamflow_qc.txt",
                      f"basin {basin}, USGS streamflow")
+    q_cfs = _parse_streamflow_file(path, basin)
+    qobs = q_cfs * _CFS_TO_M3S * _SECONDS_PER_DAY / (area_km2 * 1e6) * 1000.0
+    full = pd.date_range(qobs.index[0], qobs.index[-1], freq="D", name="date")
+    return qobs.reindex(full).rename("qobs")
+
+
+def _parse_streamflow_file(path: Path, basin: str) -> pd.Series:
+    """Discharge in cfs on sorted dates; ``-999`` and flag ``M...`` become NaN."""
     frame = _read_table(path, sep=r"\s+", header=None,
                         names=["gauge", "year", "month", "day", "q", "flag"],
-                        dtype={"gauge": str, "flag": str})
+                        dtype={"gauge": str, "flag": str}, keep_default_na=False, na_values=[])
     gauges = set(frame["gauge"].map(_basin_id))
     if gauges != {basin}:
         raise BasinDataError(f"{path}: gauge column holds {sorted(gauges)[:5]}, not {basin}")
     index = _daily_index(frame["year"], frame["month"], frame["day"], path, allow_gaps=True)
     try:
-        q = pd.Series(pd.to_numeric(frame["q"]).to_numpy(float), index=index)
+        q = pd.Series(frame["q"].astype("float64").to_numpy(), index=index)
     except (ValueError, TypeError) as exc:
-        raise BasinDataError(f"{path}: non-numeric discharge values ({exc})") from exc
+        raise BasinDataError(f"{path}: missing or non-numeric discharge ({exc})") from exc
     missing = (q < 0).to_numpy() | frame["flag"].fillna("").str.startswith("M").to_numpy()
     q[missing] = np.nan
-    qobs = q * _CFS_TO_M3S * _SECONDS_PER_DAY / (area_km2 * 1e6) * 1000.0
-    qobs = qobs.sort_index()
-    full = pd.date_range(qobs.index[0], qobs.index[-1], freq="D", name="date")
-    return qobs.reindex(full).rename("qobs")
+    return q.sort_index()
 
 
 def _read_attribute_file(path: Path) -> pd.DataFrame:
@@ -244,7 +254,7 @@ def _read_attribute_file(path: Path) -> pd.DataFrame:
 
 
 def _attribute_files(data_dir: Path) -> list[Path]:
-    """The ``camels_*.txt`` files of the attribute folder (the readme is skipped)."""
+    """List the ``camels_*.txt`` files of the attribute folder (the readme is skipped)."""
     folder = Path(data_dir) / ATTRIBUTES_FOLDER
     files = sorted(folder.glob("camels_*.txt"))
     if not files:
