@@ -122,7 +122,7 @@ def _log_fdc(q: np.ndarray) -> np.ndarray:
 
 
 def _segment_size(fraction: float, n: int) -> int:
-    """Number of FDC entries in a segment: ``np.round(fraction * n)`` (half to even)."""
+    """Return the FDC segment size ``np.round(fraction * n)`` (round half to even)."""
     return int(np.round(fraction * n))
 
 
@@ -294,7 +294,7 @@ def fhv(obs: ArrayLike, sim: ArrayLike, fraction: float = 0.02) -> float:
     n_high = _segment_size(fraction, obs.size)
     if n_high == 0:
         raise NoValidDataError(
-            f"the top {fraction:.1%} of {obs.size} valid steps round to zero flows; "
+            f"the top {100 * fraction:g} % of {obs.size} valid steps round to zero flows; "
             f"FHV needs more than {0.5 / fraction:g} valid steps"
         )
     obs_high, sim_high = _fdc(obs)[:n_high], _fdc(sim)[:n_high]
@@ -392,7 +392,7 @@ def flv(obs: ArrayLike, sim: ArrayLike, fraction: float = 0.3) -> float:
     n_low = _segment_size(fraction, obs.size)
     if n_low < 2:
         raise NoValidDataError(
-            f"the lowest {fraction:.0%} of {obs.size} valid steps hold {n_low} flow(s); "
+            f"the lowest {100 * fraction:g} % of {obs.size} valid steps hold {n_low} flow(s); "
             "FLV needs at least 2"
         )
     log_obs, log_sim = _log_fdc(obs)[-n_low:], _log_fdc(sim)[-n_low:]
