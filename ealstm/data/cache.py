@@ -105,7 +105,7 @@ class BasinArrays:
         ConfigError
             If a basin is not in these arrays.
         """
-        basins = tuple(str(b).zfill(8) for b in basins)
+        basins = tuple(str(b) for b in basins)
         position = {basin: i for i, basin in enumerate(self.basins)}
         missing = [b for b in basins if b not in position]
         if missing:
@@ -316,7 +316,7 @@ def _read_static(cfg: DataConfig, basins: tuple[str, ...]) -> np.ndarray:
     if not columns:
         return np.zeros((len(basins), 0), dtype=np.float32)
     frame = camels_us.read_attributes(cfg.data_dir, basins=list(basins), columns=columns)
-    return frame.loc[list(basins), columns].to_numpy(np.float32)
+    return np.ascontiguousarray(frame.loc[list(basins), columns].to_numpy(np.float32))
 
 
 # --- period checks -----------------------------------------------------------------------------
