@@ -190,11 +190,11 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     """Make the relative paths of a raw config absolute with respect to ``base``."""
     raw = dict(raw)
     if "runs_dir" in raw:
-        raw["runs_dir"] = str(base / Path(raw["runs_dir"]).expanduser())
+        raw["runs_dir"] = str((base / Path(raw["runs_dir"]).expanduser()).resolve())
     data = dict(raw.get("data") or {})
     for key in ("data_dir", "basin_file", "cache_dir"):
         if data.get(key) is not None:
-            data[key] = str(base / Path(data[key]).expanduser())
+            data[key] = str((base / Path(data[key]).expanduser()).resolve())
     if data:
         raw["data"] = data
     return raw
