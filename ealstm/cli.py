@@ -58,7 +58,7 @@ def _cmd_data_synthetic(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``ealstm`` argument parser with all subcommands."""
+    """Build the ``ealstm`` argument parser with all subcommands."""
     parser = argparse.ArgumentParser(
         prog="ealstm", description="Regional rainfall-runoff modelling with LSTM and EA-LSTM "
         "(Kratzert et al., 2019).")

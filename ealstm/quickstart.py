@@ -71,5 +71,5 @@ def run_demo(out: Path, epochs: int | None = None, n_basins: int | None = None,
 
 
 def _done(cfg: Any) -> bool:
-    """True when the run already holds the checkpoint of its last epoch."""
+    """Tell whether the run already holds the checkpoint of its last epoch."""
     return (cfg.run_dir / "checkpoints" / f"epoch_{cfg.train.epochs:03d}.pt").is_file()

@@ -33,13 +33,13 @@ class RunPaths:
         return self.root / "tensorboard"
 
     def predictions(self, period: str) -> Path:
-        """netCDF with ``qobs`` and ``qsim`` [basin, date] of ``period``."""
+        """Return the path of the netCDF with ``qobs`` and ``qsim`` [basin, date] of ``period``."""
         return self.root / f"predictions_{period}.nc"
 
     def metrics(self, period: str) -> Path:
-        """CSV with one row of metrics per basin for ``period``."""
+        """Return the path of the CSV with one row of metrics per basin for ``period``."""
         return self.root / f"metrics_{period}.csv"
 
     def summary(self, period: str) -> Path:
-        """JSON with the paper's summary (mean, median, #NSE <= 0) for ``period``."""
+        """Return the path of the JSON summary (mean, median, #NSE <= 0) of ``period``."""
         return self.root / f"summary_{period}.json"

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from ealstm.config import PAPER_ATTRIBUTES, load_config, parse_config
 from ealstm.errors import ConfigError
@@ -18,7 +19,7 @@ def _raw(tmp_path: Path, **sections) -> dict:
                  "test_period": {"start": "2001-01-01", "end": "2001-12-31"}},
     }
     for key, value in sections.items():
-        raw.setdefault(key, {}).update(value) if isinstance(value, dict) else raw.update({key: value})
+        raw.setdefault(key, {}).update(value)
     return raw
 
 
@@ -79,7 +80,7 @@ def test_override_syntax_error(tmp_path):
 
 def test_config_is_frozen(tmp_path):
     cfg = parse_config(_raw(tmp_path))
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         cfg.train.epochs = 3
 
 

@@ -1,0 +1,1 @@
+"""Data stage: CAMELS-US parsers, the array cache, scaling, sample windows, synthetic data."""

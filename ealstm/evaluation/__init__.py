@@ -1,0 +1,1 @@
+"""Evaluation stage: hydrological metrics, prediction and run evaluation."""

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import torch
 from torch import nn
 
 from ealstm.config import ModelConfig, RunConfig, load_run_config

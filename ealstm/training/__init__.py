@@ -1,0 +1,1 @@
+"""Training stage: losses, the training loop, checkpoints and the epoch log."""

@@ -47,7 +47,7 @@ def list_checkpoints(run_dir: Path) -> dict[int, Path]:
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint of the highest epoch, or ``None`` if the run has none yet."""
+    """Return the checkpoint of the highest epoch, or ``None`` if there is none yet."""
     checkpoints = list_checkpoints(run_dir)
     return checkpoints[max(checkpoints)] if checkpoints else None
 

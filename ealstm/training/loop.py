@@ -20,8 +20,13 @@ from tqdm.auto import tqdm
 from ealstm.config import RunConfig, TrainConfig, load_run_config
 from ealstm.data.cache import BasinArrays, load_basin_arrays
 from ealstm.data.scaling import Scaler
-from ealstm.data.windows import SampleIndex, basin_target_std, gather_batch, iterate_batches
-from ealstm.data.windows import sample_index
+from ealstm.data.windows import (
+    SampleIndex,
+    basin_target_std,
+    gather_batch,
+    iterate_batches,
+    sample_index,
+)
 from ealstm.errors import CheckpointError, NoValidDataError
 from ealstm.evaluation.metrics import METRICS
 from ealstm.evaluation.predict import simulate
@@ -50,7 +55,7 @@ def prepare_data(cfg: RunConfig, scaler: Scaler | None = None) -> tuple[BasinArr
 
 
 def n_static_inputs(cfg: RunConfig, scaled: BasinArrays) -> int:
-    """Number of static inputs the model sees (0 for an LSTM without statics)."""
+    """Return the number of static inputs the model sees (0 without statics)."""
     return len(scaled.static_names) if cfg.model.use_static else 0
 
 
@@ -111,7 +116,7 @@ def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
 
 
 def _check_same_config(paths: RunPaths, cfg: RunConfig) -> None:
-    """A resumed run must use the config it was started with (``train.epochs`` may grow)."""
+    """Refuse to resume with another config than the run started with (epochs may grow)."""
     saved = load_run_config(paths.root).to_dict()
     new = cfg.to_dict()
     saved["train"]["epochs"] = new["train"]["epochs"]
@@ -183,7 +188,7 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: Basin
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
-    """A distinct, reproducible torch seed per (run seed, epoch)."""
+    """Derive a distinct, reproducible torch seed from (run seed, epoch)."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
