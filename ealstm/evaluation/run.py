@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
 from torch import nn
 
 from ealstm.config import ModelConfig, RunConfig, load_run_config
+from ealstm.data.cache import BasinArrays
 from ealstm.data.scaling import Scaler
 from ealstm.evaluation.metrics import evaluate_basins, summarize
 from ealstm.evaluation.predict import predict_period
@@ -20,6 +22,19 @@ from ealstm.training.checkpoint import load_checkpoint
 from ealstm.training.loop import prepare_data, select_device
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A trained run ready for prediction or analysis: config, model and standardised data."""
+
+    paths: RunPaths
+    cfg: RunConfig
+    model: nn.Module
+    scaler: Scaler
+    scaled: BasinArrays
+    epoch: int
+    device: torch.device
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,17 @@ def load_trained_model(run_dir: Path, epoch: int | None = None) -> tuple[nn.Modu
     return model, state
 
 
+def load_run(run_dir: Path, epoch: int | None = None, device: str | None = None) -> TrainedRun:
+    """Load a run's config, scaler, data (standardised as in training) and trained model."""
+    paths = RunPaths(Path(run_dir))
+    cfg = load_run_config(paths.root)
+    scaled, scaler = prepare_data(cfg, Scaler.from_dict(load_json(paths.scaler)))
+    model, state = load_trained_model(paths.root, epoch)
+    torch_device = select_device(device or cfg.train.device)
+    model.to(torch_device)
+    return TrainedRun(paths, cfg, model, scaler, scaled, int(state["epoch"]), torch_device)
+
+
 def evaluate_run(run_dir: Path, period: str = "test", epoch: int | None = None,
                  device: str | None = None) -> Evaluation:
     """Predict ``period`` for every basin of a run and score it.
@@ -56,19 +82,15 @@ def evaluate_run(run_dir: Path, period: str = "test", epoch: int | None = None,
     device
         Torch device; default: the run's ``train.device``.
     """
-    paths = RunPaths(Path(run_dir))
-    cfg: RunConfig = load_run_config(paths.root)
-    target_period = cfg.data.period(period)
-    scaled, scaler = prepare_data(cfg, Scaler.from_dict(load_json(paths.scaler)))
-    model, state = load_trained_model(paths.root, epoch)
-    torch_device = select_device(device or cfg.train.device)
-    model.to(torch_device)
-    predictions = predict_period(model, scaled, scaler, target_period, cfg.data.seq_length,
-                                 cfg.evaluation.batch_size, torch_device, cfg.model.use_static)
-    predictions.attrs.update(run=str(paths.root), epoch=int(state["epoch"]), period=period)
+    run = load_run(run_dir, epoch, device)
+    cfg, paths = run.cfg, run.paths
+    predictions = predict_period(run.model, run.scaled, run.scaler, cfg.data.period(period),
+                                 cfg.data.seq_length, cfg.evaluation.batch_size, run.device,
+                                 cfg.model.use_static)
+    predictions.attrs.update(run=str(paths.root), epoch=run.epoch, period=period)
     save_netcdf(paths.predictions(period), predictions)
     table = evaluate_basins(predictions["qobs"], predictions["qsim"])
     save_csv(paths.metrics(period), table)
-    summary = {"period": period, "epoch": int(state["epoch"]), **summarize(table["nse"])}
+    summary = {"period": period, "epoch": run.epoch, **summarize(table["nse"])}
     save_json(paths.summary(period), summary)
     return Evaluation(paths.predictions(period), paths.metrics(period), summary, table)
