@@ -9,26 +9,15 @@ import torch
 import xarray as xr
 
 from ealstm.config import parse_config
-from ealstm.data.camels_us import read_basin_list
 from ealstm.errors import CheckpointError
 from ealstm.evaluation.run import evaluate_run
 from ealstm.training.checkpoint import list_checkpoints, load_checkpoint
 from ealstm.training.loop import train
+from tests.conftest import tiny_run_config
 
 
 def tiny_config(data_dir: Path, runs_dir: Path, name: str = "tiny", **train) -> dict:
-    basins = read_basin_list(data_dir / "basin_list.txt")[:2]
-    return {
-        "name": name,
-        "runs_dir": str(runs_dir),
-        "data": {"data_dir": str(data_dir), "basins": basins, "forcings": "maurer_extended",
-                 "train_period": {"start": "2000-10-01", "end": "2001-09-30"},
-                 "validation_period": {"start": "1999-10-01", "end": "2000-09-30"},
-                 "test_period": {"start": "1998-10-01", "end": "1999-09-30"},
-                 "seq_length": 10, "cache_dir": str(runs_dir / "cache")},
-        "model": {"name": "ealstm", "hidden_size": 8, "dropout": 0.4},
-        "train": {"epochs": 2, "batch_size": 64, "seed": 7, **train},
-    }
+    return tiny_run_config(data_dir, runs_dir, name, n_basins=2, **train)
 
 
 def test_train_and_evaluate_write_every_artifact(demo_camels, tmp_path):
