@@ -1,0 +1,1 @@
+"""Analysis stage: robustness, sensitivities, embedding and hydrological signatures."""
