@@ -1,0 +1,1 @@
+"""Report stage: tables, figures and the HTML report."""
