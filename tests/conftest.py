@@ -6,6 +6,15 @@ from pathlib import Path
 
 import pytest
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> None:
+    """Tiny test models run faster, and steadier on a shared 2-core CI box, on one thread."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 SHARED_CAMELS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "camels_us"
 
 
