@@ -1,0 +1,358 @@
+"""Run an experiment: train and evaluate every member, then build the ensembles.
+
+Each member ``(configuration, seed)`` is an ordinary run directory,
+``<experiment_dir>/<configuration>/seed<seed>/`` (``docs/architecture.md``). Running an
+experiment again continues it: finished members (last checkpoint, and an evaluation of it for
+every period) are skipped, members with a partial checkpoint are resumed exactly
+(``train(..., resume=True)``), the rest start from scratch. A failing member is logged with its
+configuration and seed, the others go on, the ensembles are built from the members that
+finished, and then :class:`ExperimentError` lists the failures.
+
+Parallelism
+-----------
+``workers=1`` trains the members one after another in this process; ``workers=N`` runs up to N
+at once in a ``spawn`` process pool (so a script calling it must use
+``if __name__ == "__main__":``). Each member uses ``threads_per_worker`` torch threads (default
+``max(1, cpu_count // workers)``). A member depends only on its config and the thread count, so
+``workers=1`` and ``workers=N`` with the same ``threads_per_worker`` give bit-identical members.
+
+Cluster (Dask)
+--------------
+With ``scheduler="tcp://host:8786"`` the members go to a ``dask.distributed`` cluster instead
+(``pip install 'ealstm[cluster]'``)::
+
+    dask scheduler                                          # prints tcp://host:8786
+    dask worker tcp://host:8786 --nworkers 4 --nthreads 1   # on every compute machine
+
+Workers need ``ealstm`` installed and must see the data, the cache and the experiment folder
+under the same paths (shared file system). Set ``workers`` to the members a machine runs at once
+(``--nworkers``), or ``threads_per_worker``, so that torch threads match its cores. A member runs
+on one device (``train.device``); with several GPUs per machine start one worker per GPU with
+``CUDA_VISIBLE_DEVICES`` set. Data-parallel training of one member across several GPUs or
+machines is **not implemented**: the parallelism is across members only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+import yaml
+from tqdm.auto import tqdm
+
+from ealstm.config import RunConfig, parse_config
+from ealstm.data.cache import build_cache
+from ealstm.errors import CheckpointError, ConfigError, DataNotFoundError, EalstmError
+from ealstm.evaluation.metrics import evaluate_basins, summarize
+from ealstm.evaluation.run import Evaluation, evaluate_run
+from ealstm.experiment.config import RESERVED_NAMES, ExperimentConfig, validate_members
+from ealstm.io import load_json, save_csv, save_json, save_netcdf, save_yaml
+from ealstm.rundir import RunPaths
+from ealstm.training.checkpoint import list_checkpoints
+from ealstm.training.loop import train
+
+log = logging.getLogger(__name__)
+
+#: Member label of the ensemble mean in :func:`collect_metrics`.
+ENSEMBLE = "ensemble"
+Member = tuple[str, int]  # (configuration, seed)
+_BROKEN_POOL_HINT = (" (a worker process died: out of memory, killed, or a script that calls "
+                     "run_experiment(workers>1) without `if __name__ == '__main__':`)")
+
+
+class ExperimentError(EalstmError, RuntimeError):
+    """One or more members of an experiment failed; the message lists them."""
+
+
+class MissingDependencyError(EalstmError, ImportError):
+    """An optional dependency (here: ``dask.distributed``) is not installed."""
+
+
+def run_experiment(exp: ExperimentConfig, workers: int = 1, threads_per_worker: int | None = None,
+                   progress: bool = False, scheduler: str | None = None) -> Path:
+    """Train and evaluate every member of ``exp`` and build the ensembles.
+
+    Parameters
+    ----------
+    exp
+        The experiment; every member config is validated before anything runs.
+    workers
+        Members trained at once (local process pool); 1 = one after another in this process.
+    threads_per_worker
+        Torch threads per member; default ``max(1, cpu_count // workers)``.
+    progress
+        Show progress bars (per epoch with ``workers=1``, per member otherwise).
+    scheduler
+        Address of a Dask scheduler (``tcp://host:8786``): run the members on that cluster.
+
+    Returns
+    -------
+    Path
+        ``exp.experiment_dir``.
+
+    Raises
+    ------
+    ConfigError
+        A member config is invalid (raised before anything is trained).
+    MissingDependencyError
+        An ``ImportError``: ``scheduler`` is given but ``dask.distributed`` is not installed.
+    ExperimentError
+        Some members failed (after the ensembles of the others were written).
+    """
+    if workers < 1 or (threads_per_worker is not None and threads_per_worker < 1):
+        raise ConfigError("workers and threads_per_worker must be at least 1")
+    configs = validate_members(exp)
+    if scheduler:
+        _require_dask()
+    exp.experiment_dir.mkdir(parents=True, exist_ok=True)
+    save_yaml(exp.experiment_dir / "experiment.yml", exp.to_dict())
+    todo = {m: cfg for m, cfg in configs.items() if not member_finished(cfg, exp.periods)}
+    log.info("experiment %s: %d members, %d to train or evaluate", exp.name, len(configs),
+             len(todo))
+    failures = _dispatch(todo, exp.periods, workers, threads_per_worker, progress, scheduler)
+    _finish(exp, failures)
+    return exp.experiment_dir
+
+
+def _finish(exp: ExperimentConfig, failures: dict[Member, str]) -> None:
+    """Build the ensembles of the members that finished; then raise if any member failed."""
+    for configuration in exp.configurations:
+        seeds = [s for s in exp.seeds if (configuration, s) not in failures]
+        for period in exp.periods if seeds else []:  # no ensemble without a finished member
+            build_ensembles(exp.experiment_dir, configuration, period, seeds)
+    if failures:
+        lines = "\n".join(f"  {c}/seed{s}: {msg}" for (c, s), msg in failures.items())
+        n_members = len(exp.configurations) * len(exp.seeds)
+        raise ExperimentError(f"{len(failures)} of {n_members} members of experiment "
+                              f"{exp.name!r} failed (rerun to retry them):\n{lines}")
+
+
+# --- one member -------------------------------------------------------------------------------
+
+
+def member_finished(cfg: RunConfig, periods: Sequence[str]) -> bool:
+    """Whether the member has its last checkpoint and an evaluation of it for every period."""
+    paths = RunPaths(cfg.run_dir)
+    return cfg.train.epochs in list_checkpoints(paths.root) and all(
+        _evaluated(paths, period, cfg.train.epochs) for period in periods)
+
+
+def _evaluated(paths: RunPaths, period: str, epoch: int) -> bool:
+    files = (paths.predictions(period), paths.metrics(period), paths.summary(period))
+    return all(f.is_file() for f in files) and load_json(files[2]).get("epoch") == epoch
+
+
+def run_member(cfg: RunConfig, periods: Sequence[str], progress: bool = False) -> Path:
+    """Train (resume, or skip if trained) one member, then evaluate what is not evaluated yet."""
+    checkpoints = list_checkpoints(cfg.run_dir)
+    if cfg.train.epochs not in checkpoints:
+        train(cfg, resume=bool(checkpoints), progress=progress)
+    else:
+        _check_trained_with(cfg)
+    paths = RunPaths(cfg.run_dir)
+    for period in periods:
+        if not _evaluated(paths, period, cfg.train.epochs):
+            evaluate_run(paths.root, period, epoch=cfg.train.epochs)
+    return paths.root
+
+
+def _check_trained_with(cfg: RunConfig) -> None:
+    """Refuse to reuse a trained member whose saved config differs (epochs aside)."""
+    saved = yaml.safe_load(RunPaths(cfg.run_dir).config.read_text(encoding="utf-8"))
+    new = cfg.to_dict()
+    saved.setdefault("train", {})["epochs"] = new["train"]["epochs"]
+    if parse_config(saved, source=str(cfg.run_dir)).to_dict() != new:
+        raise CheckpointError(f"{cfg.run_dir} was trained with another config than the "
+                              "experiment's; delete it or use another experiment_dir")
+
+
+def _member_task(raw: dict[str, Any], periods: list[str], threads_per_worker: int | None,
+                 workers: int, progress: bool = False) -> str:
+    """Run one member in a worker (process, Dask worker or this process) with a thread cap."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads_per_worker or max(1, _cpu_count() // workers))
+    try:
+        return str(run_member(parse_config(raw), periods, progress))
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _cpu_count() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+# --- dispatch ---------------------------------------------------------------------------------
+
+
+def _dispatch(todo: dict[Member, RunConfig], periods: list[str], workers: int,
+              threads: int | None, progress: bool, scheduler: str | None) -> dict[Member, str]:
+    """Run the members; return ``member -> error message`` of those that failed."""
+    args = {m: (cfg.to_dict(), list(periods), threads, workers) for m, cfg in todo.items()}
+    if not todo:
+        return {}
+    if scheduler:
+        return _run_dask(scheduler, args, progress)
+    if workers == 1:
+        return _collect([(m, partial(_member_task, *a, progress)) for m, a in args.items()],
+                        False)
+    for data in {cfg.data.model_dump_json(): cfg.data for cfg in todo.values()}.values():
+        build_cache(data)  # parse the raw files once, not once per worker
+    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
+        member_of = {pool.submit(_member_task, *a): m for m, a in args.items()}
+        return _collect(((member_of[f], f.result) for f in as_completed(member_of)), progress,
+                        len(member_of))
+
+
+def _collect(outcomes: Iterable[tuple[Member, Callable[[], Any]]], progress: bool,
+             total: int | None = None) -> dict[Member, str]:
+    """Fetch each member's result (``outcome()``); log and return the failures."""
+    failures = {}
+    for member, outcome in tqdm(outcomes, total=total, desc="members", disable=not progress):
+        try:
+            log.info("finished %s/seed%d: %s", *member, outcome())
+        except Exception as exc:  # noqa: BLE001 - one failing member must not stop the others
+            log.error("member %s/seed%d failed: %s", *member, exc, exc_info=exc)
+            hint = _BROKEN_POOL_HINT if isinstance(exc, BrokenProcessPool) else ""
+            failures[member] = f"{type(exc).__name__}: {exc}{hint}"
+    return failures
+
+
+def _require_dask() -> None:
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "running members on a Dask cluster (scheduler=...) needs dask.distributed; "
+            "install it with `pip install 'ealstm[cluster]'`") from exc
+
+
+def _run_dask(scheduler: str, args: dict[Member, tuple], progress: bool) -> dict[Member, str]:
+    """Submit the members to the Dask scheduler at ``scheduler`` and wait for them."""
+    from dask.distributed import Client
+    from dask.distributed import as_completed as dask_completed
+
+    with Client(scheduler) as client:
+        member_of = {client.submit(_member_task, *a, pure=False,
+                                   key=f"ealstm-{c}-seed{s}-{uuid.uuid4().hex[:8]}"): (c, s)
+                     for (c, s), a in args.items()}
+        return _collect(((member_of[f], f.result) for f in dask_completed(list(member_of))),
+                        progress, len(member_of))
+
+
+# --- ensembles and tables ---------------------------------------------------------------------
+
+
+def build_ensembles(experiment_dir: Path, configuration: str, period: str = "test",
+                    seeds: Sequence[int] | None = None) -> Evaluation:
+    """Average the members' ``qsim`` at each time step and score the ensemble (paper sect. 3).
+
+    The mean is taken in float64 and stored as float32. It is NaN at a step where any member is
+    NaN: all members see the same inputs, so they are NaN on the same steps (incomplete input
+    windows); averaging over fewer members at some steps would silently change the ensemble.
+
+    Parameters
+    ----------
+    experiment_dir, configuration
+        The members are ``<experiment_dir>/<configuration>/seed<seed>/``.
+    period
+        Period whose ``predictions_<period>.nc`` are averaged.
+    seeds
+        Members to use; default: every member with predictions and metrics of ``period``.
+
+    Returns
+    -------
+    Evaluation
+        Files written to ``<configuration>/ensemble/``; the summary records the seeds used.
+    """
+    folder = Path(experiment_dir) / configuration
+    seeds = sorted(_evaluated_seeds(folder, period)) if seeds is None else list(seeds)
+    missing = [s for s in seeds if not RunPaths(folder / f"seed{s}").predictions(period).is_file()]
+    if missing or not seeds:
+        raise DataNotFoundError(f"no predictions_{period}.nc of seeds {missing or 'any'} in "
+                                f"{folder}; run the experiment first")
+    members = [xr.load_dataset(RunPaths(folder / f"seed{s}").predictions(period)) for s in seeds]
+    ensemble = _ensemble_dataset(members, seeds, configuration, period)
+    paths = RunPaths(folder / ENSEMBLE)
+    save_netcdf(paths.predictions(period), ensemble)
+    table = evaluate_basins(ensemble["qobs"], ensemble["qsim"])
+    save_csv(paths.metrics(period), table)
+    summary = {"period": period, "configuration": configuration, "seeds": seeds,
+               "n_members": len(seeds), **summarize(table["nse"])}
+    save_json(paths.summary(period), summary)
+    return Evaluation(paths.predictions(period), paths.metrics(period), summary, table)
+
+
+def _evaluated_seeds(folder: Path, period: str) -> list[int]:
+    found = [p for p in folder.glob("seed*") if p.name[4:].lstrip("-").isdigit()]
+    return [int(p.name[4:]) for p in found
+            if RunPaths(p).predictions(period).is_file() and RunPaths(p).metrics(period).is_file()]
+
+
+def _ensemble_dataset(members: list[xr.Dataset], seeds: list[int], configuration: str,
+                      period: str) -> xr.Dataset:
+    """Dataset of the shared ``qobs`` and the mean ``qsim`` of ``members``."""
+    first = members[0]
+    for seed, ds in zip(seeds[1:], members[1:], strict=True):
+        same = all(np.array_equal(ds[c].values, first[c].values) for c in ("basin", "date"))
+        if not same or not np.array_equal(ds["qobs"].values, first["qobs"].values,
+                                          equal_nan=True):
+            raise CheckpointError(f"member seed{seed} of {configuration} has other basins, dates "
+                                  f"or observations in period {period} than seed{seeds[0]}")
+    qsim = np.stack([ds["qsim"].values for ds in members]).astype(np.float64).mean(axis=0)
+    ensemble = first[["qobs"]].copy()
+    ensemble["qsim"] = (("basin", "date"), qsim.astype(np.float32), first["qsim"].attrs)
+    ensemble.attrs.update(configuration=configuration, period=period, n_members=len(seeds),
+                          members=" ".join(f"seed{s}" for s in seeds))
+    for key in ("run", "epoch"):
+        ensemble.attrs.pop(key, None)
+    return ensemble
+
+
+def collect_metrics(experiment_dir: Path, period: str = "test") -> pd.DataFrame:
+    """Long table of every member's and ensemble's metrics of ``period``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``configuration``, ``member`` (``seed111``, ..., ``ensemble``), ``basin`` (str)
+        and the columns of ``metrics_<period>.csv``; configurations in the order of
+        ``experiment.yml``, members by seed with the ensemble last.
+    """
+    experiment_dir = Path(experiment_dir)
+    frames = [pd.read_csv(path, dtype={"basin": str}).assign(configuration=c, member=m)
+              for c in _configuration_names(experiment_dir)
+              for m, path in _metric_files(experiment_dir / c, period)]
+    if not frames:
+        raise DataNotFoundError(f"no metrics_{period}.csv under {experiment_dir}; run the "
+                                "experiment first")
+    frame = pd.concat(frames, ignore_index=True)
+    first = ["configuration", "member", "basin"]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def _configuration_names(experiment_dir: Path) -> list[str]:
+    spec = experiment_dir / "experiment.yml"
+    if spec.is_file():
+        return list(yaml.safe_load(spec.read_text(encoding="utf-8"))["configurations"])
+    return sorted(p.name for p in experiment_dir.iterdir()
+                  if p.is_dir() and p.name not in RESERVED_NAMES)
+
+
+def _metric_files(folder: Path, period: str) -> list[tuple[str, Path]]:
+    members = [f"seed{s}" for s in sorted(_evaluated_seeds(folder, period))] + [ENSEMBLE]
+    found = [(m, RunPaths(folder / m).metrics(period)) for m in members]
+    return [(m, path) for m, path in found if path.is_file()]
