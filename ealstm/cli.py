@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ealstm import __version__
-from ealstm.errors import EalstmError
+from ealstm.errors import ConfigError, EalstmError
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -46,6 +46,70 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     table = run_demo(args.out, epochs=args.epochs, n_basins=args.basins,
                      progress=not args.no_progress)
     print(table.to_string(index=False))
+    return 0
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from ealstm.experiment.config import load_experiment_config
+    from ealstm.experiment.runner import run_experiment
+
+    exp = load_experiment_config(args.config, args.set)
+    root = run_experiment(exp, workers=args.workers, threads_per_worker=args.threads_per_worker,
+                          progress=not args.no_progress, scheduler=args.scheduler)
+    print(f"experiment: {root}")
+    if not args.no_report:
+        _write_report(root, exp.periods[0], {})
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    benchmarks = dict(_key_value(item, "--benchmark") for item in args.benchmark)
+    _write_report(args.experiment_dir, args.period, benchmarks, args.basins)
+    return 0
+
+
+def _write_report(root: Path, period: str, benchmarks: dict[str, Path],
+                  basins: list[str] | None = None) -> None:
+    from ealstm.report.html import build_report
+    from ealstm.report.tables import write_tables
+
+    for path in write_tables(root, period, benchmarks or None):
+        print(f"table:  {path}")
+    print(f"report: {build_report(root, period, basins)}")
+
+
+def _key_value(item: str, flag: str) -> tuple[str, Path]:
+    name, sep, path = item.partition("=")
+    if not sep or not name:
+        raise ConfigError(f"{flag} {item!r}: expected NAME=PATH, e.g. {flag} VIC=vic.nc")
+    return name, Path(path)
+
+
+def _cmd_robustness(args: argparse.Namespace) -> int:
+    from ealstm.analysis.robustness import robustness
+
+    result = robustness(args.run_dir, sigmas=tuple(args.sigmas), n_draws=args.draws,
+                        period=args.period, seed=args.seed, chunk=args.chunk)
+    print(f"robustness: {result.output_dir}")
+    print(result.summary.to_string())
+    return 0
+
+
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from ealstm.analysis.sensitivity import sensitivity
+
+    result = sensitivity(args.run_dir, period=args.period, chunk=args.chunk)
+    print(f"sensitivity: {result.output_dir}")
+    print(result.ranking.to_string(index=False))
+    return 0
+
+
+def _cmd_embedding(args: argparse.Namespace) -> int:
+    from ealstm.analysis.embedding import embedding_analysis
+
+    result = embedding_analysis(args.run_dir, ks=range(args.k_min, args.k_max + 1),
+                                n_init=args.n_init, seed=args.seed)
+    print(f"embedding: {result.output_dir} (best k: {result.best_k})")
     return 0
 
 
@@ -90,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_cmd_demo)
 
+    _add_experiment_parsers(sub)
+    _add_analyze_parsers(sub)
+
     data = sub.add_parser("data", help="data sets: synthetic generator")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     p = data_sub.add_parser("synthetic", help="write a synthetic CAMELS-US tree")
@@ -98,6 +165,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_data_synthetic)
     return parser
+
+
+def _add_experiment_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("experiment", help="the paper's configurations x seeds, ensembles, "
+                       "tables and report")
+    p.add_argument("config", type=Path, help="experiment YAML (see configs/experiment_*.yml)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value, e.g. --set base.train.epochs=3 (repeatable)")
+    p.add_argument("--workers", type=int, default=1, help="members trained in parallel")
+    p.add_argument("--threads-per-worker", type=int, default=None,
+                   help="torch threads per member (default: cores / workers)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address (tcp://host:8786) to run members on a cluster")
+    p.add_argument("--no-report", action="store_true", help="skip the tables and HTML report")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_cmd_experiment)
+
+    p = sub.add_parser("report", help="tables and a self-contained HTML report of an experiment")
+    p.add_argument("experiment_dir", type=Path, help="folder written by `ealstm experiment`")
+    p.add_argument("--period", default="test", choices=["train", "validation", "test"])
+    p.add_argument("--benchmark", action="append", default=[], metavar="NAME=PATH",
+                   help="other model's simulations (netCDF or CSV: basin, date, qsim in mm/day) "
+                   "for Table 3 (repeatable)")
+    p.add_argument("--basins", nargs="+", default=None, help="basins to show hydrographs of")
+    p.set_defaults(func=_cmd_report)
+
+
+def _add_analyze_parsers(sub: argparse._SubParsersAction) -> None:
+    analyze = sub.add_parser("analyze", help="interpret a trained run (paper sect. 3.3-3.4)")
+    a_sub = analyze.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
+    p = a_sub.add_parser("robustness", help="NSE under Gaussian noise on the static inputs")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--sigmas", type=float, nargs="+",
+                   default=[round(0.1 * i, 1) for i in range(1, 11)], help="noise std devs")
+    p.add_argument("--draws", type=int, default=50, help="noise draws per basin and sigma")
+    p.add_argument("--period", default="test", choices=["train", "validation", "test"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--chunk", type=int, default=None,
+                   help="predicted days per sequence (1 = exact seq-to-one; default: seq_length)")
+    p.set_defaults(func=_cmd_robustness)
+
+    p = a_sub.add_parser("sensitivity", help="Morris-style gradients w.r.t. static inputs")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--period", default="test", choices=["train", "validation", "test"])
+    p.add_argument("--chunk", type=int, default=None,
+                   help="predicted days per sequence (1 = exact seq-to-one; default: seq_length)")
+    p.set_defaults(func=_cmd_sensitivity)
+
+    p = a_sub.add_parser("embedding", help="EA-LSTM input-gate embedding and clustering")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--k-min", type=int, default=2)
+    p.add_argument("--k-max", type=int, default=15)
+    p.add_argument("--n-init", type=int, default=10, help="k-means restarts")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_embedding)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
