@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ealstm.errors import ConfigError
 
@@ -29,6 +37,9 @@ PAPER_ATTRIBUTES = (
     "silt_frac", "clay_frac", "carbonate_rocks_frac", "geol_permeability",
 )  # fmt: skip
 PERIOD_NAMES = ("train", "validation", "test")
+DATASET_NAMES = ("camels_us", "caravan", "generic")
+#: Target column of each data set when ``data.target`` is not given (all in mm/day).
+DEFAULT_TARGETS = {"camels_us": "qobs", "caravan": "streamflow", "generic": "qobs"}
 
 
 class _Frozen(BaseModel):
@@ -49,13 +60,31 @@ class Period(_Frozen):
 
 
 class DataConfig(_Frozen):
-    """Where the data is and which part of it a run uses."""
+    """Where the data is and which part of it a run uses.
 
-    dataset: Literal["camels_us"] = "camels_us"
+    ``dataset`` picks the reader (:data:`ealstm.data.datasets.DATASETS`):
+
+    * ``camels_us``: the NCAR CAMELS-US layout; ``forcings`` picks the forcing product and
+      ``target`` can only be ``qobs`` (USGS discharge converted to mm/day).
+    * ``caravan``: the Caravan layout (Kratzert et al. 2023); ``basins`` are Caravan gauge ids
+      such as ``camels_01022500`` whose prefix names the source folder. ``target`` defaults to
+      ``streamflow`` (mm/day). ``forcings`` is ignored.
+    * ``generic``: ``<data_dir>/time_series/<basin>.nc|csv`` plus ``<data_dir>/attributes.csv``;
+      ``target`` defaults to ``qobs`` and must be a column of the time-series files in mm/day.
+      ``forcings`` is ignored.
+
+    ``target`` left out (or null) means the data set's default (:data:`DEFAULT_TARGETS`).
+    The defaults of ``dynamic_inputs`` and ``static_attributes`` are CAMELS-US names, so a
+    ``caravan`` or ``generic`` config must list both (``static_attributes: []`` for none).
+    Basin ids are zero-padded to 8 characters only for ``camels_us``.
+    """
+
+    dataset: Literal[DATASET_NAMES] = "camels_us"  # type: ignore[valid-type]
     data_dir: Path
     forcings: Literal[FORCING_PRODUCTS] = "maurer_extended"  # type: ignore[valid-type]
     dynamic_inputs: tuple[str, ...] = DEFAULT_DYNAMIC_INPUTS
     static_attributes: tuple[str, ...] = PAPER_ATTRIBUTES
+    target: str = DEFAULT_TARGETS["camels_us"]
     basins: tuple[str, ...] | None = None
     basin_file: Path | None = None
     train_period: Period
@@ -63,6 +92,16 @@ class DataConfig(_Frozen):
     test_period: Period
     seq_length: int = Field(270, ge=1)
     cache_dir: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_target(cls, data: Any) -> Any:
+        """Fill a missing or null ``target`` with the default of the configured data set."""
+        if isinstance(data, dict) and data.get("target") is None:
+            dataset = data.get("dataset", "camels_us")
+            if dataset in DEFAULT_TARGETS:
+                data = {**data, "target": DEFAULT_TARGETS[dataset]}
+        return data
 
     @field_validator("data_dir")
     @classmethod
@@ -81,9 +120,11 @@ class DataConfig(_Frozen):
 
     @field_validator("basins")
     @classmethod
-    def _basins_are_ids(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    def _basins_are_ids(cls, value: tuple[str, ...] | None,
+                        info: ValidationInfo) -> tuple[str, ...] | None:
         if value is not None:
-            value = tuple(str(b).zfill(8) for b in value)
+            pad = info.data.get("dataset", "camels_us") == "camels_us"
+            value = tuple(str(b).zfill(8) if pad else str(b).strip() for b in value)
             if not value:
                 raise ValueError("the basin list is empty")
         return value
@@ -92,6 +133,30 @@ class DataConfig(_Frozen):
     def _one_basin_source(self) -> DataConfig:
         if self.basins is not None and self.basin_file is not None:
             raise ValueError("give either `basins` or `basin_file`, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _inputs_named_for_dataset(self) -> DataConfig:
+        if self.dataset == "camels_us":
+            return self
+        missing = [f"data.{key}" for key in ("dynamic_inputs", "static_attributes")
+                   if key not in self.model_fields_set]
+        if missing:
+            raise ValueError(f"dataset {self.dataset!r} needs {' and '.join(missing)} listed "
+                             "explicitly: the defaults are CAMELS-US names (use "
+                             "static_attributes: [] for a model without attributes)")
+        return self
+
+    @model_validator(mode="after")
+    def _valid_target(self) -> DataConfig:
+        if not self.target.strip():
+            raise ValueError("data.target is empty; name the discharge column (mm/day)")
+        if self.dataset == "camels_us" and self.target != "qobs":
+            raise ValueError(f"data.target {self.target!r}: camels_us provides only 'qobs' "
+                             "(USGS discharge in mm/day)")
+        if self.target in self.dynamic_inputs:
+            raise ValueError(f"data.target {self.target!r} is also in data.dynamic_inputs; the "
+                             "model would see the value it has to predict")
         return self
 
     def period(self, name: str) -> Period:

@@ -1,10 +1,13 @@
-"""Raw CAMELS-US text files -> :class:`BasinArrays`, cached as one netCDF file per data config.
+"""Raw data files -> :class:`BasinArrays`, cached as one netCDF file per data config.
 
-Parsing a few hundred forcing and streamflow files takes a while, so the aligned arrays are
-written once to ``<cache_dir>/camels_us_<key>.nc`` where ``key`` is a hash of the fields of
-:class:`~ealstm.config.DataConfig` that change the arrays (data folder, forcing product, inputs,
-attributes, basins and the date axis). Training, evaluation and analysis then read that file.
-The hash does not see the content of the raw files: delete the cache folder after replacing them.
+The raw files are read through the reader of ``cfg.dataset`` in
+:data:`ealstm.data.datasets.DATASETS` (CAMELS-US, Caravan or the generic layout). Parsing a few
+hundred basins takes a while, so the aligned arrays are written once to
+``<cache_dir>/<dataset>_<key>.nc`` where ``key`` is a hash of the fields of
+:class:`~ealstm.config.DataConfig` that change the arrays (data set, data folder, forcing
+product, inputs, target, attributes, basins and the date axis). Training, evaluation and
+analysis then read that file. The hash does not see the content of the raw files: delete the
+cache folder after replacing them.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ import pandas as pd
 import xarray as xr
 
 from ealstm.config import PERIOD_NAMES, DataConfig, Period
-from ealstm.data import camels_us
-from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
+from ealstm.data.datasets import get_dataset
+from ealstm.errors import BasinDataError, ConfigError
 from ealstm.io import save_netcdf
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,8 @@ class BasinArrays:
     dynamic
         float32 ``[basin, time, feature]`` meteorological inputs; NaN = missing.
     target
-        float32 ``[basin, time]`` discharge ``qobs`` in mm/day (raw or scaled); NaN = missing.
+        float32 ``[basin, time]`` discharge (``data.target``, ``qobs`` for CAMELS-US) in mm/day
+        (raw or scaled); NaN = missing.
     static
         float32 ``[basin, attribute]`` catchment attributes.
     dynamic_names, static_names
@@ -139,7 +143,7 @@ def load_basin_arrays(cfg: DataConfig) -> BasinArrays:
     ConfigError
         If an input name is unknown, or a period holds no valid data in any basin.
     DataNotFoundError
-        If a configured basin has no forcing file.
+        If a configured basin has no forcing (time-series) file.
     """
     arrays, _ = _load_or_build(cfg, force=False)
     check_periods(arrays, cfg)
@@ -171,7 +175,7 @@ def _load_or_build(cfg: DataConfig, force: bool) -> tuple[BasinArrays, Path]:
     else:
         log.info("cache miss: no file %s", path)
     if arrays is None:
-        log.info("parsing %d basins of %s (%s forcings)", len(basins), cfg.data_dir, cfg.forcings)
+        log.info("parsing %d basins of %s", len(basins), get_dataset(cfg).describe(cfg))
         arrays = _build_arrays(cfg, basins, dates)
         save_netcdf(path, arrays_to_dataset(arrays, key))
         log.info("wrote cache file %s", path)
@@ -183,14 +187,15 @@ def _load_or_build(cfg: DataConfig, force: bool) -> tuple[BasinArrays, Path]:
 
 def resolve_basins(cfg: DataConfig) -> tuple[str, ...]:
     """Basins of ``cfg``: ``basins``, else ``basin_file``, else every basin with forcings."""
+    reader = get_dataset(cfg)
     if cfg.basins is not None:
         basins = tuple(cfg.basins)
     elif cfg.basin_file is not None:
-        basins = tuple(camels_us.read_basin_list(cfg.basin_file))
+        basins = tuple(reader.read_basin_list(cfg.basin_file))
     else:
-        basins = tuple(camels_us.available_basins(cfg.data_dir, cfg.forcings))
+        basins = tuple(reader.list_basins(cfg))
     if not basins:
-        source = cfg.basin_file or f"{cfg.data_dir} ({cfg.forcings} forcings)"
+        source = cfg.basin_file or reader.describe(cfg)
         raise ConfigError(f"no basins found in {source}; set data.basins or data.basin_file")
     duplicates = sorted({b for b in basins if basins.count(b) > 1})
     if duplicates:
@@ -212,8 +217,9 @@ def cache_key(cfg: DataConfig, basins: Sequence[str], dates: pd.DatetimeIndex) -
         "format_version": CACHE_FORMAT_VERSION,
         "dataset": cfg.dataset,
         "data_dir": str(Path(cfg.data_dir).expanduser().resolve()),
-        "forcings": cfg.forcings,
+        "forcings": cfg.forcings if cfg.dataset == "camels_us" else None,  # ignored otherwise
         "dynamic_inputs": list(cfg.dynamic_inputs),
+        "target": cfg.target,
         "static_attributes": list(cfg.static_attributes),
         "basins": list(basins),
         "start": dates[0].date().isoformat(),
@@ -240,7 +246,8 @@ def cache_path(cfg: DataConfig, key: str) -> Path:
 
 def _build_arrays(cfg: DataConfig, basins: tuple[str, ...], dates: pd.DatetimeIndex) -> BasinArrays:
     """Parse forcings, streamflow and attributes of ``basins`` onto ``dates``."""
-    _check_forcing_files(cfg, basins)
+    reader = get_dataset(cfg)
+    reader.check_basins(cfg, basins)
     _check_unique(cfg.dynamic_inputs, "data.dynamic_inputs")
     _check_unique(cfg.static_attributes, "data.static_attributes")
     n_dynamic = len(cfg.dynamic_inputs)
@@ -248,7 +255,7 @@ def _build_arrays(cfg: DataConfig, basins: tuple[str, ...], dates: pd.DatetimeIn
     target = np.full((len(basins), len(dates)), np.nan, dtype=np.float32)
     coverage = []
     for i, basin in enumerate(basins):
-        forcing, qobs = _read_basin(cfg, basin)
+        forcing, qobs = reader.read_basin(cfg, basin)
         dynamic[i] = _align(forcing, dates).to_numpy(np.float32)
         target[i] = _align(qobs, dates).to_numpy(np.float32)
         coverage.append(_coverage(forcing, qobs))
@@ -260,40 +267,10 @@ def _build_arrays(cfg: DataConfig, basins: tuple[str, ...], dates: pd.DatetimeIn
         coverage=pd.DataFrame(coverage, index=pd.Index(basins, name="basin")))
 
 
-def _check_forcing_files(cfg: DataConfig, basins: Sequence[str]) -> None:
-    """Raise :class:`DataNotFoundError` naming every basin without a forcing file."""
-    available = set(camels_us.available_basins(cfg.data_dir, cfg.forcings))
-    missing = [b for b in basins if b not in available]
-    if missing:
-        folder = Path(cfg.data_dir) / "basin_mean_forcing" / cfg.forcings
-        raise DataNotFoundError(
-            f"no {cfg.forcings} forcing file for basins {missing} under {folder}; remove them "
-            "from the basin list or choose another data.forcings product")
-
-
 def _check_unique(names: Sequence[str], key: str) -> None:
     duplicates = sorted({n for n in names if list(names).count(n) > 1})
     if duplicates:
         raise ConfigError(f"{key} lists {duplicates} more than once")
-
-
-def _read_basin(cfg: DataConfig, basin: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Read the configured forcing columns and the streamflow of one basin (own dates)."""
-    forcing, area_km2 = camels_us.read_forcings(cfg.data_dir, basin, cfg.forcings)
-    unknown = [name for name in cfg.dynamic_inputs if name not in forcing.columns]
-    if unknown:
-        raise ConfigError(
-            f"data.dynamic_inputs: {unknown} are not columns of the {cfg.forcings} forcing file "
-            f"{_forcing_file(cfg, basin)}; available columns: {list(forcing.columns)}")
-    qobs = camels_us.read_streamflow(cfg.data_dir, basin, area_km2)
-    return forcing[list(cfg.dynamic_inputs)], qobs
-
-
-def _forcing_file(cfg: DataConfig, basin: str) -> Path:
-    """Path of a basin's forcing file, for error messages (the folder if none matches)."""
-    folder = Path(cfg.data_dir) / "basin_mean_forcing" / cfg.forcings
-    matches = sorted(folder.glob(f"**/{basin}_*"))
-    return matches[0] if matches else folder
 
 
 def _align(data: pd.DataFrame | pd.Series, dates: pd.DatetimeIndex) -> pd.DataFrame | pd.Series:
@@ -315,7 +292,7 @@ def _read_static(cfg: DataConfig, basins: tuple[str, ...]) -> np.ndarray:
     columns = list(cfg.static_attributes)
     if not columns:
         return np.zeros((len(basins), 0), dtype=np.float32)
-    frame = camels_us.read_attributes(cfg.data_dir, basins=list(basins), columns=columns)
+    frame = get_dataset(cfg).read_statics(cfg, basins)
     return np.ascontiguousarray(frame.loc[list(basins), columns].to_numpy(np.float32))
 
 

@@ -1,0 +1,188 @@
+"""Registry of data-set readers with one interface for :mod:`ealstm.data.cache`.
+
+Each entry of :data:`DATASETS` (keyed by ``DataConfig.dataset``) is a :class:`DatasetReader`
+whose functions take the :class:`~ealstm.config.DataConfig`:
+
+* ``read_basin(cfg, basin) -> (dynamic, target)``: the ``cfg.dynamic_inputs`` columns (in that
+  order) and the ``cfg.target`` series in mm/day, both on the basin's own daily dates;
+* ``read_statics(cfg, basins) -> DataFrame``: ``[basin, cfg.static_attributes]``, rows in order;
+* ``list_basins(cfg) -> list[str]``: every basin with time-series data;
+* ``read_basin_list(path) -> list[str]``: the ids of a ``data.basin_file``;
+* ``check_basins(cfg, basins)``: raise :class:`DataNotFoundError` naming every basin without
+  time-series data, before anything is parsed;
+* ``describe(cfg) -> str``: a short description of the source for log and error messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+
+from ealstm.config import DataConfig
+from ealstm.data import camels_us, caravan, generic
+from ealstm.errors import ConfigError, DataNotFoundError
+
+
+@dataclass(frozen=True)
+class DatasetReader:
+    """The functions through which the cache reads one data set (see the module docstring)."""
+
+    name: str
+    read_basin: Callable[[DataConfig, str], tuple[pd.DataFrame, pd.Series]]
+    read_statics: Callable[[DataConfig, Sequence[str]], pd.DataFrame]
+    list_basins: Callable[[DataConfig], list[str]]
+    read_basin_list: Callable[[Path], list[str]]
+    check_basins: Callable[[DataConfig, Sequence[str]], None]
+    describe: Callable[[DataConfig], str]
+
+
+def _empty_statics(basins: Sequence[str]) -> pd.DataFrame:
+    """Return a frame with the basins as index and no attribute column."""
+    return pd.DataFrame(index=pd.Index([str(b) for b in basins], name="basin"))
+
+
+# --- CAMELS-US ---------------------------------------------------------------------------------
+
+
+def _camels_forcing_file(cfg: DataConfig, basin: str) -> Path:
+    """Path of a basin's forcing file, for error messages (the folder if none matches)."""
+    folder = Path(cfg.data_dir) / "basin_mean_forcing" / cfg.forcings
+    matches = sorted(folder.glob(f"**/{basin}_*"))
+    return matches[0] if matches else folder
+
+
+def _camels_read_basin(cfg: DataConfig, basin: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Read forcings ``cfg.dynamic_inputs`` and ``qobs`` (mm/day) of one CAMELS-US basin."""
+    forcing, area_km2 = camels_us.read_forcings(cfg.data_dir, basin, cfg.forcings)
+    unknown = [name for name in cfg.dynamic_inputs if name not in forcing.columns]
+    if unknown:
+        raise ConfigError(
+            f"data.dynamic_inputs: {unknown} are not columns of the {cfg.forcings} forcing file "
+            f"{_camels_forcing_file(cfg, basin)}; available columns: {list(forcing.columns)}")
+    qobs = camels_us.read_streamflow(cfg.data_dir, basin, area_km2)
+    return forcing[list(cfg.dynamic_inputs)], qobs
+
+
+def _camels_read_statics(cfg: DataConfig, basins: Sequence[str]) -> pd.DataFrame:
+    if not cfg.static_attributes:
+        return _empty_statics(basins)
+    return camels_us.read_attributes(cfg.data_dir, basins=list(basins),
+                                     columns=list(cfg.static_attributes))
+
+
+def _camels_check_basins(cfg: DataConfig, basins: Sequence[str]) -> None:
+    """Raise :class:`DataNotFoundError` naming every basin without a forcing file."""
+    available = set(camels_us.available_basins(cfg.data_dir, cfg.forcings))
+    missing = [b for b in basins if b not in available]
+    if missing:
+        folder = Path(cfg.data_dir) / "basin_mean_forcing" / cfg.forcings
+        raise DataNotFoundError(
+            f"no {cfg.forcings} forcing file for basins {missing} under {folder}; remove them "
+            "from the basin list or choose another data.forcings product")
+
+
+CAMELS_US = DatasetReader(
+    name="camels_us",
+    read_basin=_camels_read_basin,
+    read_statics=_camels_read_statics,
+    list_basins=lambda cfg: camels_us.available_basins(cfg.data_dir, cfg.forcings),
+    read_basin_list=lambda path: camels_us.read_basin_list(path),
+    check_basins=_camels_check_basins,
+    describe=lambda cfg: f"{cfg.data_dir} ({cfg.forcings} forcings)",
+)
+
+
+# --- Caravan and generic: column selection by name ---------------------------------------------
+
+
+def _columns_reader(module: ModuleType) -> Callable[[DataConfig, str],
+                                                    tuple[pd.DataFrame, pd.Series]]:
+    """``read_basin`` of a layout whose ``read_timeseries`` holds inputs and target as columns."""
+
+    def read_basin(cfg: DataConfig, basin: str) -> tuple[pd.DataFrame, pd.Series]:
+        frame = module.read_timeseries(cfg.data_dir, basin)
+        dynamic = generic.select_series(frame, cfg.dynamic_inputs, "data.dynamic_inputs")
+        target = generic.select_series(frame, [cfg.target], "data.target")[cfg.target]
+        return dynamic, target.rename(cfg.target)
+
+    return read_basin
+
+
+def _statics_reader(module: ModuleType) -> Callable[[DataConfig, Sequence[str]], pd.DataFrame]:
+    """``read_statics`` from a module's ``read_attributes(data_dir, basins, columns)``."""
+
+    def read_statics(cfg: DataConfig, basins: Sequence[str]) -> pd.DataFrame:
+        if not cfg.static_attributes:
+            return _empty_statics(basins)
+        return module.read_attributes(cfg.data_dir, basins=list(basins),
+                                      columns=list(cfg.static_attributes))
+
+    return read_statics
+
+
+def _files_checker(module: ModuleType) -> Callable[[DataConfig, Sequence[str]], None]:
+    """``check_basins`` that compares with ``module.available_basins(data_dir)``."""
+
+    def check_basins(cfg: DataConfig, basins: Sequence[str]) -> None:
+        available = set(module.available_basins(cfg.data_dir))
+        missing = [b for b in basins if b not in available]
+        if missing:
+            raise DataNotFoundError(
+                f"no time-series file for basins {missing[:10]}"
+                f"{f' (and {len(missing) - 10} more)' if len(missing) > 10 else ''} in the "
+                f"{cfg.dataset} data set at {cfg.data_dir}; remove them from the basin list")
+
+    return check_basins
+
+
+def _by_columns(name: str, module: ModuleType) -> DatasetReader:
+    """Reader of a layout with per-basin column files (``caravan``, ``generic``)."""
+    return DatasetReader(
+        name=name,
+        read_basin=_columns_reader(module),
+        read_statics=_statics_reader(module),
+        list_basins=lambda cfg: module.available_basins(cfg.data_dir),
+        read_basin_list=generic.read_basin_list,
+        check_basins=_files_checker(module),
+        describe=lambda cfg: f"{cfg.data_dir} ({name} layout)",
+    )
+
+
+#: ``DataConfig.dataset`` -> reader.
+DATASETS: dict[str, DatasetReader] = {
+    "camels_us": CAMELS_US,
+    "caravan": _by_columns("caravan", caravan),
+    "generic": _by_columns("generic", generic),
+}
+
+
+def get_dataset(cfg: DataConfig) -> DatasetReader:
+    """Reader of ``cfg.dataset``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown data set name.
+    """
+    if cfg.dataset not in DATASETS:
+        raise ConfigError(f"unknown data.dataset {cfg.dataset!r}; choose from {sorted(DATASETS)}")
+    return DATASETS[cfg.dataset]
+
+
+def read_basin(cfg: DataConfig, basin: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Dynamic inputs ``cfg.dynamic_inputs`` and target ``cfg.target`` (mm/day) of one basin."""
+    return get_dataset(cfg).read_basin(cfg, basin)
+
+
+def read_statics(cfg: DataConfig, basins: Sequence[str]) -> pd.DataFrame:
+    """Attributes ``cfg.static_attributes`` of ``basins`` (rows in that order)."""
+    return get_dataset(cfg).read_statics(cfg, basins)
+
+
+def list_basins(cfg: DataConfig) -> list[str]:
+    """Every basin of the configured data set that has time-series data."""
+    return get_dataset(cfg).list_basins(cfg)
