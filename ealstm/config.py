@@ -206,6 +206,7 @@ class TrainConfig(_Frozen):
     learning_rate: dict[int, float] = Field(default_factory=lambda: {1: 1e-3, 11: 5e-4, 21: 1e-4})
     clip_grad_norm: float | None = Field(1.0, gt=0.0)
     seed: int = 111
+    predict_last_n: int = Field(1, ge=1)
     validate_every: int | None = Field(None, ge=1)
     device: str = "auto"
     num_threads: int | None = Field(None, ge=1)
@@ -240,6 +241,13 @@ class RunConfig(_Frozen):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     evaluation: EvalConfig = EvalConfig()
+
+    @model_validator(mode="after")
+    def _prediction_fits_window(self) -> RunConfig:
+        if self.train.predict_last_n > self.data.seq_length:
+            raise ValueError(f"train.predict_last_n ({self.train.predict_last_n}) must not exceed "
+                             f"data.seq_length ({self.data.seq_length}), the whole window")
+        return self
 
     @property
     def run_dir(self) -> Path:

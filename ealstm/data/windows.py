@@ -56,7 +56,7 @@ class Batch(NamedTuple):
     x_s
         float32 ``[batch, attribute]`` static attributes.
     y
-        float32 ``[batch, 1]`` target of the window's last day.
+        float32 ``[batch, predict_last_n]`` targets of the window's last days.
     basin
         int64 ``[batch]`` basin rows (e.g. to look up per-basin target std for NSE*).
     """
@@ -68,12 +68,13 @@ class Batch(NamedTuple):
 
 
 def sample_index(dynamic: np.ndarray, target: np.ndarray, seq_length: int, time_slice: slice,
-                 require_target: bool = True) -> SampleIndex:
+                 require_target: bool = True, target_window: int = 1) -> SampleIndex:
     """Find the samples ``(b, t)``, ``t`` in ``time_slice``, whose window is complete.
 
     A candidate is valid when its window lies inside the array, every input in it is finite
-    and, if ``require_target``, ``target[b, t]`` is finite. The count of non-finite input days
-    comes from a cumulative sum along time, so the cost is O(basin * time).
+    and, if ``require_target``, at least one of the targets ``target[b, t - target_window + 1 :
+    t + 1]`` is finite (``target_window = 1``: the last day's, sequence-to-one). Counts of bad
+    days come from cumulative sums along time, so the cost is O(basin * time).
 
     Parameters
     ----------
@@ -87,6 +88,8 @@ def sample_index(dynamic: np.ndarray, target: np.ndarray, seq_length: int, time_
         Candidate last days of the windows (step 1), e.g. ``arrays.time_slice(period)``.
     require_target
         Drop samples without a finite target (training, validation loss).
+    target_window
+        Number of last days of the window whose targets enter the loss (``predict_last_n``).
 
     Returns
     -------
@@ -106,13 +109,37 @@ def sample_index(dynamic: np.ndarray, target: np.ndarray, seq_length: int, time_
     np.cumsum(bad, axis=1, out=n_bad[:, 1:])
     ends = np.arange(first, stop)
     input_ok = (n_bad[:, ends + 1] - n_bad[:, ends + 1 - seq_length]) == 0
-    valid = input_ok & np.isfinite(target[:, first:stop]) if require_target else input_ok
+    valid = input_ok & _has_target(target, ends, target_window) if require_target else input_ok
     basin, offset = np.nonzero(valid)
     n_missing_input = int((~input_ok).sum())
     return SampleIndex(
         basin=basin.astype(np.int64), time=(offset + first).astype(np.int64),
         n_dropped_missing_input=n_missing_input + n_outside,
         n_dropped_missing_target=int(input_ok.sum() - valid.sum()))
+
+
+def _has_target(target: np.ndarray, ends: np.ndarray, target_window: int) -> np.ndarray:
+    """Tell per ``[basin, end]`` whether a target of the last ``target_window`` days is finite."""
+    if target_window == 1:
+        return np.isfinite(target[:, ends])
+    finite = np.zeros((target.shape[0], target.shape[1] + 1), dtype=np.int32)
+    np.cumsum(np.isfinite(target), axis=1, out=finite[:, 1:])
+    return (finite[:, ends + 1] - finite[:, np.maximum(ends + 1 - target_window, 0)]) > 0
+
+
+def thin_index(index: SampleIndex, every: int, rng: np.random.Generator) -> SampleIndex:
+    """Keep every ``every``-th sample day of each basin, from a random offset per basin.
+
+    With sequence-to-sequence training (``predict_last_n = every``), this visits each target
+    day about once per epoch instead of ``every`` times.
+    """
+    if every <= 1:
+        return index
+    n_basins = int(index.basin.max()) + 1 if len(index) else 0
+    offset = rng.integers(0, every, size=n_basins)
+    keep = (index.time - offset[index.basin]) % every == 0
+    return SampleIndex(index.basin[keep], index.time[keep], index.n_dropped_missing_input,
+                       index.n_dropped_missing_target)
 
 
 def _check_shapes(dynamic: np.ndarray, target: np.ndarray, seq_length: int) -> tuple[int, int]:
@@ -126,7 +153,7 @@ def _check_shapes(dynamic: np.ndarray, target: np.ndarray, seq_length: int) -> t
 
 
 def gather_batch(arrays: BasinArrays, basin_idx: np.ndarray, time_idx: np.ndarray,
-                 seq_length: int) -> Batch:
+                 seq_length: int, predict_last_n: int = 1) -> Batch:
     """Cut the windows of the samples ``(basin_idx[i], time_idx[i])`` out of ``arrays``.
 
     Parameters
@@ -137,11 +164,14 @@ def gather_batch(arrays: BasinArrays, basin_idx: np.ndarray, time_idx: np.ndarra
         int ``[batch]`` basin rows and last days of the windows.
     seq_length
         Window length in days.
+    predict_last_n
+        Number of last days of each window whose targets are returned.
 
     Returns
     -------
     Batch
-        ``x_d [batch, seq_length, feature]``, ``x_s [batch, attribute]``, ``y [batch, 1]`` and
+        ``x_d [batch, seq_length, feature]``, ``x_s [batch, attribute]``,
+        ``y [batch, predict_last_n]`` and
         ``basin [batch]`` as CPU tensors.
 
     Raises
@@ -160,8 +190,9 @@ def gather_batch(arrays: BasinArrays, basin_idx: np.ndarray, time_idx: np.ndarra
     return Batch(
         x_d=torch.from_numpy(np.ascontiguousarray(x_d, dtype=np.float32)),
         x_s=torch.from_numpy(np.ascontiguousarray(arrays.static[basin_idx], dtype=np.float32)),
-        y=torch.from_numpy(np.ascontiguousarray(arrays.target[basin_idx, time_idx][:, None],
-                                                dtype=np.float32)),
+        y=torch.from_numpy(np.ascontiguousarray(
+            arrays.target[basin_idx[:, None], days[:, seq_length - predict_last_n:]],
+            dtype=np.float32)),
         basin=torch.from_numpy(basin_idx.copy()))
 
 

@@ -1,5 +1,12 @@
 """The training loop: config -> data -> model -> epochs -> checkpoints (nanoGPT-shaped).
 
+Sequence-to-one (the paper, ``train.predict_last_n = 1``): one target per window of
+``data.seq_length`` days. Sequence-to-sequence (``predict_last_n = n > 1``): the loss covers the
+last ``n`` days of each window, the first ``seq_length - n`` days are warm-up, and each epoch
+visits every ``n``-th window end of a basin (random offset), so every target day enters the
+loss about once per epoch at ~``n`` times less compute. MSE and NSE* weight each (basin, day)
+term exactly as in sequence-to-one.
+
 Reproducibility: the shuffling order and the dropout masks of epoch ``e`` are drawn from
 generators seeded with ``(seed, e)``, and each epoch ends with a checkpoint. A run killed after
 epoch ``e`` and resumed with ``resume=True`` therefore continues exactly as the uninterrupted
@@ -26,6 +33,7 @@ from ealstm.data.windows import (
     gather_batch,
     iterate_batches,
     sample_index,
+    thin_index,
 )
 from ealstm.errors import CheckpointError, NoValidDataError
 from ealstm.evaluation.metrics import METRICS
@@ -129,7 +137,8 @@ def _check_same_config(paths: RunPaths, cfg: RunConfig) -> None:
 
 
 def _training_index(scaled: BasinArrays, cfg: RunConfig, train_slice: slice) -> SampleIndex:
-    index = sample_index(scaled.dynamic, scaled.target, cfg.data.seq_length, train_slice)
+    index = sample_index(scaled.dynamic, scaled.target, cfg.data.seq_length, train_slice,
+                         target_window=cfg.train.predict_last_n)
     log.info("training samples: %d (dropped: %d with missing inputs, %d with missing target)",
              len(index), index.n_dropped_missing_input, index.n_dropped_missing_target)
     if len(index) == 0:
@@ -167,14 +176,16 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: Basin
     rng = np.random.default_rng([tcfg.seed, epoch])
     loss_fn = LOSSES[tcfg.loss]
     model.train()
+    n_last = tcfg.predict_last_n
+    index = thin_index(index, n_last, rng)
     batches = iterate_batches(index, tcfg.batch_size, shuffle=True, rng=rng)
     total = -(-len(index) // tcfg.batch_size)
     bar = tqdm(batches, total=total, desc=f"epoch {epoch}", disable=not progress, leave=False)
     start, losses = time.perf_counter(), []
     for basin_idx, time_idx in bar:
-        batch = gather_batch(scaled, basin_idx, time_idx, cfg.data.seq_length)
+        batch = gather_batch(scaled, basin_idx, time_idx, cfg.data.seq_length, n_last)
         x_s = batch.x_s.to(device) if cfg.model.use_static else None
-        y_hat = model(batch.x_d.to(device), x_s)
+        y_hat = model(batch.x_d.to(device), x_s, predict_last_n=n_last)
         loss = loss_fn(y_hat, batch.y.to(device), q_std[batch.basin].to(device), tcfg.nse_eps)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
