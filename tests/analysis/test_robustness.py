@@ -1,0 +1,147 @@
+"""Robustness to noisy static inputs (paper sections 2.6.2 and 3.3)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from ealstm.analysis import robustness as rob
+from ealstm.config import parse_config
+from ealstm.errors import ConfigError
+from ealstm.evaluation.metrics import nse
+from ealstm.evaluation.run import evaluate_run, load_run
+from ealstm.training.loop import train
+from tests.conftest import tiny_run_config
+
+
+@pytest.fixture
+def run_copy(tiny_ealstm_run: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(tiny_ealstm_run, tmp_path / "run"))
+
+
+class _StaticShift(torch.nn.Module):
+    """Trained model plus ``x_s @ w``: its output depends strongly and linearly on x_s."""
+
+    def __init__(self, inner: torch.nn.Module, n_static: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("w", torch.full((n_static,), 2.0 / n_static ** 0.5))
+
+    def forward(self, x_d, x_s=None, predict_last_n=1):
+        return self.inner(x_d, x_s, predict_last_n) + (x_s @ self.w)[:, None]
+
+
+def test_sigma_zero_is_the_plain_evaluation_and_files_are_written(run_copy):
+    result = rob.robustness(run_copy, sigmas=(0.5, 1.0), n_draws=3, chunk=1)
+    plain = evaluate_run(run_copy, "test").table["nse"]
+    assert result.nse.dims == ("sigma", "draw", "basin")
+    assert result.nse.shape == (3, 3, 4)
+    np.testing.assert_allclose(result.nse.sel(sigma=0.0).values,
+                               np.broadcast_to(plain.to_numpy(), (3, 4)), rtol=0, atol=1e-5)
+    assert not np.allclose(result.nse.sel(sigma=1.0).values, plain.to_numpy()[None])
+    out = run_copy / "analysis" / "robustness"
+    assert result.output_dir == out
+    assert sorted(p.name for p in out.iterdir()) == [
+        "meta.json", "nse.nc", "nse_vs_sigma.png", "summary.csv"]  # no temp files left
+    assert result.files["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with xr.open_dataset(result.files["nse"]) as saved:
+        np.testing.assert_array_equal(saved["nse"].values, result.nse.values)
+    meta = json.loads(result.files["meta"].read_text())
+    assert meta["mode"] == "seq-to-one" and meta["chunk"] == 1 and meta["n_draws"] == 3
+    assert meta["n_simulated_basin_days"] == 4 * (1 + 2 * 3) * 365 == result.n_basin_days
+    assert meta["n_model_steps"] == result.n_basin_days * 10 and meta["wall_time_s"] > 0
+    assert meta["n_masked_basin_days"] == 0  # the synthetic forcings are complete
+    assert list(result.summary.columns) == [
+        "n", "mean", "median", "p01", "p05", "p25", "p75", "p95"]
+
+
+def test_summary_matches_numpy_percentiles(run_copy):
+    result = rob.robustness(run_copy, sigmas=(1.0,), n_draws=4, seed=1)
+    values = result.nse.sel(sigma=1.0).values.ravel()
+    row = result.summary.loc[1.0]
+    assert row["n"] == 16
+    np.testing.assert_allclose([row["mean"], row["median"], row["p05"], row["p95"]],
+                               [values.mean(), np.median(values), *np.percentile(values, [5, 95])])
+    assert result.mode == "chunked" and result.chunk == 10  # default: chunk = seq_length
+    assert result.n_model_steps < 2.5 * result.n_basin_days
+
+
+def test_reproducible_with_the_seed(run_copy):
+    first = rob.robustness(run_copy, sigmas=(0.3, 1.0), n_draws=2, seed=5).nse
+    again = rob.robustness(run_copy, sigmas=(0.3, 1.0), n_draws=2, seed=5).nse
+    other = rob.robustness(run_copy, sigmas=(0.3, 1.0), n_draws=2, seed=6).nse
+    xr.testing.assert_identical(first, again)
+    assert not np.allclose(first.sel(sigma=1.0), other.sel(sigma=1.0))
+    np.testing.assert_array_equal(first.sel(sigma=0.0), other.sel(sigma=0.0))
+
+
+def test_draws_of_a_basin_do_not_depend_on_batching(monkeypatch, run_copy):
+    together = rob.robustness(run_copy, sigmas=(1.0,), n_draws=2, seed=3).nse
+    monkeypatch.setattr(rob, "ROWS_PER_PASS", 1)  # one basin per pass
+    alone = rob.robustness(run_copy, sigmas=(1.0,), n_draws=2, seed=3).nse
+    xr.testing.assert_allclose(together, alone, rtol=1e-5)
+
+
+def test_nse_degrades_with_sigma_when_statics_matter(monkeypatch, run_copy):
+    real_load_run = rob.load_run
+
+    def load_shifted(*args, **kwargs):
+        run = real_load_run(*args, **kwargs)
+        return dataclasses.replace(run, model=_StaticShift(run.model, run.scaled.static.shape[1]))
+
+    monkeypatch.setattr(rob, "load_run", load_shifted)
+    result = rob.robustness(run_copy, sigmas=(0.25, 0.5, 1.0), n_draws=20, seed=0)
+    means = result.summary["mean"].to_numpy()
+    assert np.all(np.diff(means) < 0), means
+    assert means[-1] < means[0] - 0.5
+
+
+def test_nse_rows_is_the_metric_nse():
+    rng = np.random.default_rng(0)
+    obs = rng.gamma(2.0, size=50)
+    obs[[3, 7]] = np.nan
+    sim = obs[None, :] + rng.normal(size=(4, 50))
+    sim[1, 10] = np.nan
+    expected = [nse(obs, row) for row in sim]
+    np.testing.assert_allclose(rob.nse_rows(obs, sim), expected, rtol=1e-12)
+    assert np.isnan(rob.nse_rows(np.ones(5), sim[:, :5])).all()  # constant obs
+
+
+def test_perturbed_statics_layout():
+    x_s = np.array([1.0, -1.0], np.float32)
+    rows = rob.perturbed_statics(x_s, (0.5, 2.0), 3, np.random.default_rng(0))
+    assert rows.shape == (7, 2) and rows.dtype == np.float32
+    np.testing.assert_array_equal(rows[0], x_s)
+    spread = [np.abs(rows[1:4] - x_s).mean(), np.abs(rows[4:] - x_s).mean()]
+    assert spread[0] < spread[1]
+
+
+def test_lstm_with_statics_works_and_without_statics_errors(demo_camels, tmp_path):
+    model = {"name": "lstm", "hidden_size": 4, "dropout": 0.0}
+    with_static = train(parse_config(tiny_run_config(
+        demo_camels, tmp_path, name="lstm_s", model=model, epochs=1)), progress=False)
+    result = rob.robustness(with_static, sigmas=(1.0,), n_draws=2)
+    assert np.isfinite(result.nse.values).all()
+    no_static = train(parse_config(tiny_run_config(
+        demo_camels, tmp_path, name="lstm_ns", model=model | {"use_static": False}, epochs=1)),
+        progress=False)
+    with pytest.raises(ConfigError, match="without static inputs"):
+        rob.robustness(no_static)
+    assert not (no_static / "analysis").exists()
+
+
+def test_invalid_settings(run_copy):
+    with pytest.raises(ConfigError, match="sigmas"):
+        rob.robustness(run_copy, sigmas=(-0.1,))
+    with pytest.raises(ConfigError, match="n_draws"):
+        rob.robustness(run_copy, n_draws=0)
+    with pytest.raises(ConfigError, match="chunk"):
+        rob.robustness(run_copy, chunk=0)
+    assert load_run(run_copy).cfg.model.name == "ealstm"
