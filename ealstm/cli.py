@@ -121,6 +121,21 @@ def _cmd_data_synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_download(args: argparse.Namespace) -> int:
+    from ealstm.data.download import download_dataset, format_sources, parse_sha256_args
+
+    if args.list or args.name is None:
+        print(format_sources())
+        return 0
+    if args.dest is None:
+        raise ConfigError("give the target folder: ealstm data download NAME DEST")
+    data_dir = download_dataset(args.name, args.dest, progress=not args.no_progress,
+                                sha256=parse_sha256_args(args.sha256, args.name),
+                                keep_archives=not args.no_keep_archives)
+    print(f"data ready: set data.data_dir: {data_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``ealstm`` argument parser with all subcommands."""
     parser = argparse.ArgumentParser(
@@ -157,13 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_experiment_parsers(sub)
     _add_analyze_parsers(sub)
 
-    data = sub.add_parser("data", help="data sets: synthetic generator")
+    data = sub.add_parser("data", help="data sets: download, synthetic generator")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     p = data_sub.add_parser("synthetic", help="write a synthetic CAMELS-US tree")
     p.add_argument("out", type=Path, help="target folder")
     p.add_argument("--basins", type=int, default=24)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_data_synthetic)
+    p = data_sub.add_parser("download", help="fetch CAMELS-US or Caravan over HTTPS (resumable, "
+                            "checksummed, safely extracted)")
+    p.add_argument("name", nargs="?", help="data set: camels-us or caravan (--list shows all)")
+    p.add_argument("dest", nargs="?", type=Path, help="target folder")
+    p.add_argument("--sha256", action="append", default=[], metavar="[FILE=]DIGEST",
+                   help="expected SHA-256 of a downloaded file (repeatable)")
+    p.add_argument("--no-keep-archives", action="store_true",
+                   help="delete the downloaded archives after extraction")
+    p.add_argument("--list", action="store_true", help="list the downloadable data sets")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_cmd_data_download)
     return parser
 
 
@@ -210,7 +236,7 @@ def _add_analyze_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", type=Path)
     p.add_argument("--period", default="test", choices=["train", "validation", "test"])
     p.add_argument("--chunk", type=int, default=None,
-                   help="predicted days per sequence (1 = exact seq-to-one; default: seq_length)")
+                   help="predicted days per sequence (default 1: exact seq-to-one gradients)")
     p.set_defaults(func=_cmd_sensitivity)
 
     p = a_sub.add_parser("embedding", help="EA-LSTM input-gate embedding and clustering")

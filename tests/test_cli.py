@@ -1,5 +1,6 @@
 """The CLI as a user drives it: real CAMELS-US basins from ../shared, and clear errors."""
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -7,6 +8,7 @@ import pytest
 import xarray as xr
 
 from ealstm.cli import main
+from tests.conftest import tiny_run_config
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "camels_sample_ealstm.yml"
 
@@ -49,9 +51,38 @@ def test_evaluate_missing_run_exits_2(tmp_path, capsys):
     assert "config.yml" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["demo"], ["data", "synthetic"]])
+HELP_COMMANDS = [
+    [], ["train"], ["evaluate"], ["demo"], ["data", "synthetic"], ["data", "download"],
+    ["experiment"], ["report"], ["analyze", "robustness"], ["analyze", "sensitivity"],
+    ["analyze", "embedding"],
+]
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS)
 def test_help_everywhere(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([*command, "--help"])
     assert exc.value.code == 0
     assert "usage: ealstm" in capsys.readouterr().out
+
+
+def test_analyze_commands_write_into_the_run(tiny_ealstm_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_ealstm_run, run)
+    assert main(["analyze", "robustness", str(run), "--sigmas", "0.5", "1.0", "--draws", "3"]) == 0
+    assert main(["analyze", "sensitivity", str(run)]) == 0
+    assert main(["analyze", "embedding", str(run), "--k-max", "3", "--n-init", "2"]) == 0
+    for name in ("robustness/summary.csv", "sensitivity/ranking.csv", "embedding/silhouette.csv"):
+        assert (run / "analysis" / name).is_file(), name
+    assert "robustness:" in capsys.readouterr().out
+
+
+def test_analyze_lstm_without_statics_is_a_clear_error(demo_camels, tmp_path, capsys):
+    from ealstm.config import parse_config
+    from ealstm.training.loop import train
+
+    raw = tiny_run_config(demo_camels, tmp_path, epochs=1,
+                          model={"name": "lstm", "use_static": False, "hidden_size": 8})
+    run = train(parse_config(raw), progress=False)
+    assert main(["analyze", "sensitivity", str(run)]) == 2
+    assert "static" in capsys.readouterr().err
