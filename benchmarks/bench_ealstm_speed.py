@@ -1,0 +1,218 @@
+"""Time one training step (forward + backward) of ealstm's EA-LSTM against two competitors.
+
+Competitors, timed interleaved in one process at the paper's size (batch 256, 270 days,
+256 cells, 5 dynamic + 27 static inputs):
+
+* ``ealstm``: :class:`ealstm.models.EALSTM`, loss ``model(x_d, x_s).sum()`` (last day);
+* ``ealstm_cold``: the same, but its buffer workspace cleared after every step (the cost of a
+  first step, or of a workspace that cannot be reused);
+* ``nn_lstm``: ``torch.nn.LSTM(32, 256, batch_first=True)`` on the 32 concatenated inputs,
+  loss ``output.sum()``;
+* ``nh_ealstm``: neuralhydrology 1.13's ``EALSTM`` (if importable), loss on ``y_hat`` of the
+  last day. Install it without dependencies so torch is kept::
+
+      .venv/bin/pip install --no-deps neuralhydrology==1.13.0 ruamel.yaml
+
+  Its model code does not use numba; if numba is missing, a no-op stand-in is registered
+  only so that ``neuralhydrology.modelzoo`` imports.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_ealstm_speed.py --repeats 5
+
+Writes ``benchmarks/results/ealstm_speed.json`` and ``ealstm_speed.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ealstm.models import EALSTM  # noqa: E402
+
+N_DYNAMIC, N_STATIC = 5, 27
+Step = Callable[[], list[torch.Tensor]]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed steps per model")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per model")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--seq", type=int, default=270)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    return parser.parse_args()
+
+
+def step_fn(model: torch.nn.Module, forward: Callable[[], torch.Tensor],
+            after: Callable[[], None] | None = None) -> Step:
+    """One training step: zero grads, forward, scalar loss, backward; returns the grads."""
+
+    def step() -> list[torch.Tensor]:
+        model.zero_grad(set_to_none=True)
+        forward().backward()
+        if after is not None:
+            after()
+        return [p.grad for p in model.parameters()]
+
+    return step
+
+
+def import_nh_ealstm() -> tuple[type | None, type | None, str]:
+    """Import neuralhydrology's EALSTM and Config; returns (EALSTM, Config, note)."""
+    note = "neuralhydrology imported"
+    try:
+        import numba  # noqa: F401
+    except ModuleNotFoundError:
+        stub = types.ModuleType("numba")
+        stub.njit = lambda *a, **k: a[0] if a and callable(a[0]) else (lambda f: f)
+        stub.prange = range
+        sys.modules["numba"] = stub
+        note = "neuralhydrology imported (numba absent: no-op stand-in, unused by EALSTM)"
+    try:
+        from neuralhydrology.modelzoo.ealstm import EALSTM as NHEALSTM
+        from neuralhydrology.utils.config import Config
+    except Exception as exc:  # any import failure: report it, time the rest
+        return None, None, f"neuralhydrology not importable: {type(exc).__name__}: {exc}"
+    return NHEALSTM, Config, f"{note}, version {importlib.metadata.version('neuralhydrology')}"
+
+
+def build_steps(args: argparse.Namespace) -> tuple[dict[str, Step], str]:
+    """All competitors as step functions on the same random batch."""
+    gen = torch.Generator().manual_seed(0)
+    x_d = torch.randn(args.batch, args.seq, N_DYNAMIC, generator=gen)
+    x_s = torch.randn(args.batch, N_STATIC, generator=gen)
+    torch.manual_seed(0)
+    ours = EALSTM(N_DYNAMIC, N_STATIC, hidden_size=args.hidden)
+    cold = EALSTM(N_DYNAMIC, N_STATIC, hidden_size=args.hidden)
+    lstm = torch.nn.LSTM(N_DYNAMIC + N_STATIC, args.hidden, batch_first=True)
+    x_cat = torch.cat([x_d, x_s[:, None].expand(-1, args.seq, -1)], dim=-1).contiguous()
+    steps = {
+        "ealstm": step_fn(ours, lambda: ours(x_d, x_s).sum()),
+        "ealstm_cold": step_fn(cold, lambda: cold(x_d, x_s).sum(), cold.workspace.clear),
+        "nn_lstm": step_fn(lstm, lambda: lstm(x_cat)[0].sum()),
+    }
+    nh_cls, config_cls, note = import_nh_ealstm()
+    if nh_cls is not None:
+        dyn = [f"x{k}" for k in range(N_DYNAMIC)]
+        cfg = config_cls({
+            "model": "ealstm", "hidden_size": args.hidden, "output_dropout": 0.4,
+            "initial_forget_bias": 5.0, "dynamic_inputs": dyn,
+            "static_attributes": [f"s{k}" for k in range(N_STATIC)],
+            "target_variables": ["qobs"], "head": "regression", "seq_length": args.seq,
+            "predict_last_n": 1,
+        })
+        nh = nh_cls(cfg)
+        data = {"x_d": {name: x_d[..., k: k + 1] for k, name in enumerate(dyn)}, "x_s": x_s}
+        steps["nh_ealstm"] = step_fn(nh, lambda: nh(data)["y_hat"][:, -1].sum())
+    return steps, note
+
+
+def check_grads(steps: dict[str, Step]) -> dict[str, bool]:
+    """Warm-up step of every model; True when every parameter got a finite gradient."""
+    ok = {}
+    for name, step in steps.items():
+        grads = step()
+        ok[name] = all(g is not None and bool(torch.isfinite(g).all()) for g in grads)
+    return ok
+
+
+def time_interleaved(steps: dict[str, Step], repeats: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds per step, the models taking turns so that load changes hit all of them."""
+    for _ in range(warmup - 1):
+        for step in steps.values():
+            step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def machine_info(load_at_start: float) -> dict:
+    cpu = platform.processor()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "date": dt.datetime.now().isoformat(timespec="seconds"),
+            "load_avg_1min_start": load_at_start, "load_avg_1min_end": os.getloadavg()[0]}
+
+
+def summarize(times: dict[str, list[float]]) -> dict:
+    median = {name: statistics.median(v) for name, v in times.items()}
+    ours = median["ealstm"]
+    ratios = {f"{name}/ealstm": t / ours for name, t in median.items() if name != "ealstm"}
+    return {"median_s": median, "min_s": {n: min(v) for n, v in times.items()}, "ratios": ratios}
+
+
+def write_markdown(path: Path, result: dict) -> None:
+    m, s = result["machine"], result["summary"]
+    lines = [
+        "# EA-LSTM training-step speed (forward + backward)", "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['threads']} torch threads, "
+        f"torch {m['torch']}, {m['date']} (1-min load average {m['load_avg_1min_start']:.2f} at "
+        f"start, {m['load_avg_1min_end']:.2f} at end; other jobs share this machine).",
+        f"Batch {result['config']['batch']}, {result['config']['seq']} steps, "
+        f"{result['config']['hidden']} cells, {N_DYNAMIC} dynamic + {N_STATIC} static inputs; "
+        f"{result['config']['repeats']} interleaved repeats after warm-up.", "",
+        "Rows: `ealstm` (this library, loss on the last day), `ealstm_cold` (same, buffer "
+        "workspace cleared after every step), `nn_lstm` (`torch.nn.LSTM(32, 256)`, loss "
+        "`output.sum()`), `nh_ealstm` (neuralhydrology 1.13 `EALSTM`, loss on the last day).", "",
+        "| model | median s/batch | min s/batch | finite grads |", "|---|---|---|---|",
+    ]
+    for name, med in s["median_s"].items():
+        lines.append(f"| {name} | {med:.3f} | {s['min_s'][name]:.3f} | "
+                     f"{result['finite_grads'][name]} |")
+    lines += ["", "Ratios of medians (> 1: ealstm is faster):", ""]
+    lines += [f"* {k}: {v:.2f}x" for k, v in s["ratios"].items()]
+    lines += ["", f"neuralhydrology: {result['nh_note']}", "",
+              f"Reproduce: `{result['command']}`", ""]
+    path.write_text("\n".join(lines))
+
+
+def main() -> None:
+    args = parse_args()
+    load_at_start = os.getloadavg()[0]
+    torch.set_num_threads(args.threads)
+    steps, nh_note = build_steps(args)
+    finite = check_grads(steps)
+    times = time_interleaved(steps, args.repeats, args.warmup)
+    result = {
+        "machine": machine_info(load_at_start),
+        "config": {k: v for k, v in vars(args).items() if k != "out"},
+        "nh_note": nh_note, "finite_grads": finite, "times_s": times,
+        "summary": summarize(times),
+        "command": ".venv/bin/python benchmarks/bench_ealstm_speed.py " + " ".join(sys.argv[1:]),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ealstm_speed.json").write_text(json.dumps(result, indent=2))
+    write_markdown(args.out / "ealstm_speed.md", result)
+    print(json.dumps({"summary": result["summary"], "finite_grads": finite, "nh": nh_note},
+                     indent=2))
+
+
+if __name__ == "__main__":
+    main()
