@@ -230,6 +230,10 @@ class EvalConfig(_Frozen):
 
     periods: tuple[Literal["train", "validation", "test"], ...] = ("test",)
     batch_size: int = Field(1024, ge=1)
+    #: Predicted days per evaluation sequence; default ``train.predict_last_n``. 1 is the
+    #: paper's sequence-to-one evaluation; larger chunks are faster and still keep the
+    #: training warm-up before every predicted day.
+    chunk: int | None = Field(None, ge=1)
 
 
 class RunConfig(_Frozen):

@@ -1,48 +1,88 @@
 """Run a trained model over a period and return observed and simulated discharge.
 
-Prediction is sequence-to-one, as in training: the simulation of day ``t`` of a basin uses the
-``seq_length`` days of inputs that end on ``t``. Days whose input window holds a missing value
-get ``qsim = NaN`` (and are masked by the metrics); they are counted, never filled.
+Every predicted day sees at least the warm-up the model was trained with
+(``seq_length - predict_last_n`` input days before the first predicted day of a window). The
+period is cut into chunks of ``chunk`` predicted days, each run as one sequence from a zero
+state (:func:`ealstm.evaluation.chunked.simulate_chunked`). With ``chunk = 1`` and a
+sequence-to-one model this is exactly the paper's evaluation (one 270-day window per day);
+larger chunks cost ~``(warmup + chunk) / chunk`` steps per day instead of ``seq_length``.
+Days whose input sequence holds a missing value get ``qsim = NaN`` (masked by the metrics);
+they are counted, never filled.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import xarray as xr
 from torch import nn
 
-from ealstm.config import Period
+from ealstm.config import Period, RunConfig
 from ealstm.data.cache import BasinArrays
 from ealstm.data.scaling import Scaler
-from ealstm.data.windows import gather_batch, iterate_batches, sample_index
+from ealstm.evaluation.chunked import period_inputs, simulate_chunked
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """How a run's model is driven over a period.
+
+    Attributes
+    ----------
+    seq_length, predict_last_n
+        Training window and the number of its last days in the loss; their difference is the
+        warm-up every predicted day keeps.
+    chunk
+        Predicted days per sequence (1: sequence-to-one).
+    batch_size
+        Sequences per forward pass at ``seq_length`` steps (scaled for other lengths).
+    use_static
+        Feed the static attributes to the model.
+    """
+
+    seq_length: int
+    predict_last_n: int = 1
+    chunk: int = 1
+    batch_size: int = 1024
+    use_static: bool = True
+
+    @classmethod
+    def of(cls, cfg: RunConfig) -> Simulation:
+        """Build a run's settings: its window and evaluation chunk (default: predict_last_n)."""
+        n_last = cfg.train.predict_last_n
+        return cls(cfg.data.seq_length, n_last, cfg.evaluation.chunk or n_last,
+                   cfg.evaluation.batch_size, cfg.model.use_static)
+
+    @property
+    def warmup(self) -> int:
+        """Input-only days before the first predicted day of every sequence."""
+        return self.seq_length - self.predict_last_n
 
 
 @torch.no_grad()
-def simulate(model: nn.Module, scaled: BasinArrays, time_slice: slice, seq_length: int,
-             batch_size: int, device: torch.device, use_static: bool) -> np.ndarray:
+def simulate(model: nn.Module, scaled: BasinArrays, time_slice: slice, how: Simulation,
+             device: torch.device | None = None) -> np.ndarray:
     """Model output (scaled target units) for every basin and day of ``time_slice``.
 
     Returns
     -------
     numpy.ndarray
-        ``[basin, day]`` float32; NaN where the input window is incomplete.
+        ``[basin, day]`` float32; NaN where the input sequence is incomplete.
     """
-    index = sample_index(scaled.dynamic, scaled.target, seq_length, time_slice,
-                         require_target=False)
-    out = np.full((len(scaled.basins), time_slice.stop - time_slice.start), np.nan, np.float32)
+    device = device or torch.device("cpu")
+    x_d = period_inputs(scaled.dynamic, time_slice, how.warmup).to(device)
+    x_s = torch.from_numpy(np.ascontiguousarray(scaled.static)).to(device) \
+        if how.use_static else None
     model.eval()
-    for basin_idx, time_idx in iterate_batches(index, batch_size, shuffle=False):
-        batch = gather_batch(scaled, basin_idx, time_idx, seq_length)
-        x_s = batch.x_s.to(device) if use_static else None
-        y_hat = model(batch.x_d.to(device), x_s)[:, -1]
-        out[basin_idx, time_idx - time_slice.start] = y_hat.float().cpu().numpy()
-    return out
+    out = simulate_chunked(model, x_d, x_s, how.warmup, how.chunk,
+                           batch_steps=how.batch_size * how.seq_length)
+    return out[:, how.warmup:].float().cpu().numpy()
 
 
 def predict_period(model: nn.Module, scaled: BasinArrays, scaler: Scaler, period: Period,
-                   seq_length: int, batch_size: int = 1024, device: torch.device | None = None,
-                   use_static: bool = True) -> xr.Dataset:
+                   how: Simulation, device: torch.device | None = None) -> xr.Dataset:
     """Observed and simulated discharge in mm/day for ``period``.
 
     Returns
@@ -50,10 +90,8 @@ def predict_period(model: nn.Module, scaled: BasinArrays, scaler: Scaler, period
     xarray.Dataset
         ``qobs`` and ``qsim`` over ``basin`` x ``date``, in mm/day.
     """
-    device = device or torch.device("cpu")
     time_slice = scaled.time_slice(period)
-    sim = simulate(model, scaled, time_slice, seq_length, batch_size, device, use_static)
-    qsim = scaler.unscale_target(sim)
+    qsim = scaler.unscale_target(simulate(model, scaled, time_slice, how, device))
     qobs = scaler.unscale_target(scaled.target[:, time_slice])
     coords = {"basin": list(scaled.basins), "date": scaled.dates[time_slice]}
     attrs = {"units": "mm/day"}
@@ -61,5 +99,6 @@ def predict_period(model: nn.Module, scaled: BasinArrays, scaler: Scaler, period
         {"qobs": (("basin", "date"), qobs.astype(np.float32), attrs),
          "qsim": (("basin", "date"), qsim.astype(np.float32), attrs)},
         coords=coords,
-        attrs={"period_start": str(period.start), "period_end": str(period.end)},
+        attrs={"period_start": str(period.start), "period_end": str(period.end),
+               "warmup_days": how.warmup, "chunk_days": how.chunk},
     )

@@ -14,7 +14,7 @@ from ealstm.config import ModelConfig, RunConfig, load_run_config
 from ealstm.data.cache import BasinArrays
 from ealstm.data.scaling import Scaler
 from ealstm.evaluation.metrics import evaluate_basins, summarize
-from ealstm.evaluation.predict import predict_period
+from ealstm.evaluation.predict import Simulation, predict_period
 from ealstm.io import load_json, save_csv, save_json, save_netcdf
 from ealstm.models import build_model
 from ealstm.rundir import RunPaths
@@ -85,8 +85,7 @@ def evaluate_run(run_dir: Path, period: str = "test", epoch: int | None = None,
     run = load_run(run_dir, epoch, device)
     cfg, paths = run.cfg, run.paths
     predictions = predict_period(run.model, run.scaled, run.scaler, cfg.data.period(period),
-                                 cfg.data.seq_length, cfg.evaluation.batch_size, run.device,
-                                 cfg.model.use_static)
+                                 Simulation.of(cfg), run.device)
     predictions.attrs.update(run=str(paths.root), epoch=run.epoch, period=period)
     save_netcdf(paths.predictions(period), predictions)
     table = evaluate_basins(predictions["qobs"], predictions["qsim"])

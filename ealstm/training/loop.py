@@ -37,7 +37,7 @@ from ealstm.data.windows import (
 )
 from ealstm.errors import CheckpointError, NoValidDataError
 from ealstm.evaluation.metrics import METRICS
-from ealstm.evaluation.predict import simulate
+from ealstm.evaluation.predict import Simulation, simulate
 from ealstm.io import load_json, save_json, save_yaml
 from ealstm.models import build_model
 from ealstm.rundir import RunPaths
@@ -208,8 +208,7 @@ def validation_median_nse(model: nn.Module, scaled: BasinArrays, scaler: Scaler,
     """Median NSE over basins of the validation period (basins without data skipped)."""
     period = cfg.data.period("validation")
     time_slice = scaled.time_slice(period)
-    sim = scaler.unscale_target(simulate(model, scaled, time_slice, cfg.data.seq_length,
-                                         cfg.evaluation.batch_size, device, cfg.model.use_static))
+    sim = scaler.unscale_target(simulate(model, scaled, time_slice, Simulation.of(cfg), device))
     obs = scaler.unscale_target(scaled.target[:, time_slice])
     scores = []
     for o, s in zip(obs, sim, strict=True):

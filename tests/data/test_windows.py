@@ -15,6 +15,7 @@ from ealstm.data.windows import (
     gather_batch,
     iterate_batches,
     sample_index,
+    thin_index,
 )
 from ealstm.errors import NoValidDataError
 
@@ -211,3 +212,31 @@ def test_basin_target_std_names_empty_basins_with_samples() -> None:
     bad = SampleIndex(np.array([0, 1]), np.array([1, 2]), 0, 0)
     with pytest.raises(NoValidDataError, match="'b'"):
         basin_target_std(target, slice(0, 3), index=bad, basins=["a", "b"])
+
+
+def test_target_window_keeps_samples_with_any_target_in_the_last_days():
+    dynamic = np.zeros((1, 8, 1), dtype=np.float32)
+    target = np.array([[0, 1, np.nan, np.nan, np.nan, 5, np.nan, np.nan]], dtype=np.float32)
+    one = sample_index(dynamic, target, 2, slice(0, 8))
+    three = sample_index(dynamic, target, 3, slice(0, 8), target_window=3)
+    assert one.time.tolist() == [1, 5]
+    # windows ending at t=2..7 with a finite target among t-2..t: t=2,3 (day 1) and 5,6,7 (day 5)
+    assert three.time.tolist() == [2, 3, 5, 6, 7]
+    assert three.n_dropped_missing_target == 1  # t = 4
+
+
+def test_gather_batch_returns_the_last_n_targets():
+    arrays = _arrays(n_basins=2, n_times=12)
+    batch = gather_batch(arrays, np.array([1]), np.array([9]), seq_length=5, predict_last_n=3)
+    np.testing.assert_array_equal(batch.y.numpy()[0], arrays.target[1, 7:10])
+    assert batch.x_d.shape == (1, 5, arrays.dynamic.shape[2])
+
+
+def test_thin_index_visits_every_nth_day_per_basin():
+    index = sample_index(np.zeros((3, 40, 1), np.float32), np.zeros((3, 40), np.float32), 1,
+                         slice(0, 40))
+    thinned = thin_index(index, 7, np.random.default_rng(0))
+    for b in range(3):
+        days = thinned.time[thinned.basin == b]
+        assert np.all(np.diff(days) == 7) and days[0] < 7
+    assert thin_index(index, 1, np.random.default_rng(0)) is index

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ealstm.data.windows import sample_index
+from ealstm.data.windows import gather_batch, iterate_batches, sample_index
 from ealstm.evaluation.chunked import (
     chunk_plan,
     invalid_days,
@@ -14,7 +14,7 @@ from ealstm.evaluation.chunked import (
     period_inputs,
     simulate_chunked,
 )
-from ealstm.evaluation.predict import simulate
+from ealstm.evaluation.predict import Simulation, simulate
 from ealstm.evaluation.run import load_run
 from ealstm.models.ealstm import EALSTM
 from ealstm.models.lstm import LSTM
@@ -48,18 +48,28 @@ def test_chunk_plan_covers_each_predicted_day_once(n_times, warmup, chunk):
     assert all(n <= chunk for _, n in chunk_plan(n_times, warmup, chunk))
 
 
+def _seq_to_one_reference(run, time_slice, seq):
+    """One window per day, cut by the training code's own window index (independent path)."""
+    index = sample_index(run.scaled.dynamic, run.scaled.target, seq, time_slice,
+                         require_target=False)
+    out = np.full((len(run.scaled.basins), time_slice.stop - time_slice.start), np.nan)
+    with torch.no_grad():
+        for basin_idx, time_idx in iterate_batches(index, 128, shuffle=False):
+            batch = gather_batch(run.scaled, basin_idx, time_idx, seq)
+            out[basin_idx, time_idx - time_slice.start] = run.model(batch.x_d, batch.x_s)[:, -1]
+    return out
+
+
 def test_chunk_one_equals_seq_to_one_on_trained_run(tiny_ealstm_run):
     run = load_run(tiny_ealstm_run)
+    run.model.eval()
     seq = run.cfg.data.seq_length
     time_slice = run.scaled.time_slice(run.cfg.data.period("test"))
-    expected = simulate(run.model, run.scaled, time_slice, seq, 256, run.device, True)
-    x_d = period_inputs(run.scaled.dynamic, time_slice, seq - 1)
-    got = simulate_chunked(run.model, x_d, torch.from_numpy(run.scaled.static), seq - 1, 1)
-    got = got[:, seq - 1:].numpy()
+    expected = _seq_to_one_reference(run, time_slice, seq)
+    got = simulate(run.model, run.scaled, time_slice, Simulation(seq, chunk=1))
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, equal_nan=True)
-    chunked = simulate_chunked(run.model, x_d, torch.from_numpy(run.scaled.static), seq - 1,
-                               seq)[:, seq - 1:].numpy()
+    chunked = simulate(run.model, run.scaled, time_slice, Simulation(seq, chunk=seq))
     np.testing.assert_array_equal(np.isnan(chunked), np.isnan(expected))
     assert not np.allclose(chunked, expected, equal_nan=True)  # longer memory: not identical
 

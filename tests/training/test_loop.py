@@ -82,3 +82,28 @@ def test_lstm_without_statics_trains(demo_camels, tmp_path):
     state = load_checkpoint(run_dir)
     assert state["model_args"]["n_static"] == 0
     assert np.isfinite(evaluate_run(run_dir).table["nse"]).all()
+
+
+def test_sequence_to_sequence_training_and_chunked_evaluation(demo_camels, tmp_path):
+    raw = tiny_config(demo_camels, tmp_path, epochs=2, predict_last_n=5)
+    raw["data"]["seq_length"] = 15
+    cfg = parse_config(raw)
+    run_dir = train(cfg, progress=False)
+    log = pd.read_csv(run_dir / "train_log.csv")
+    seq_to_one = train(parse_config(tiny_config(demo_camels, tmp_path, name="s2o", epochs=1)),
+                       progress=False)
+    # each target day is visited about once per epoch: ~1/5 of the seq-to-one windows
+    n_s2o = pd.read_csv(seq_to_one / "train_log.csv")["n_samples"].iloc[0]
+    assert np.isfinite(log["train_loss"]).all()
+    result = evaluate_run(run_dir, "test")
+    ds = xr.open_dataset(result.predictions)
+    assert ds.attrs["warmup_days"] == 10 and ds.attrs["chunk_days"] == 5
+    assert np.isfinite(ds["qsim"].values).all()
+    assert n_s2o / 6 < log["n_samples"].iloc[0] < n_s2o / 4
+
+
+def test_predict_last_n_longer_than_window_is_a_config_error(demo_camels, tmp_path):
+    from ealstm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="predict_last_n"):
+        parse_config(tiny_config(demo_camels, tmp_path, predict_last_n=11))
