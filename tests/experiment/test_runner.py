@@ -16,12 +16,8 @@ from ealstm.experiment.config import (
     load_experiment_config,
     member_config,
 )
-from ealstm.experiment.runner import (
-    ExperimentError,
-    build_ensembles,
-    collect_metrics,
-    run_experiment,
-)
+from ealstm.experiment.ensemble import build_ensembles, collect_metrics
+from ealstm.experiment.runner import ExperimentError, run_experiment
 from ealstm.io import load_json
 from ealstm.training.checkpoint import list_checkpoints, load_checkpoint
 from tests.conftest import tiny_run_config

@@ -1,0 +1,128 @@
+"""Ensembles of an experiment's members and the long table of all their metrics.
+
+The ensemble of a configuration is the mean of its members' simulated discharge at each time
+step (paper sect. 3); it is written like a member, to ``<configuration>/ensemble/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+import yaml
+
+from ealstm.errors import CheckpointError, DataNotFoundError
+from ealstm.evaluation.metrics import evaluate_basins, summarize
+from ealstm.evaluation.run import Evaluation
+from ealstm.experiment.config import RESERVED_NAMES
+from ealstm.io import save_csv, save_json, save_netcdf
+from ealstm.rundir import RunPaths
+
+#: Member label of the ensemble mean in :func:`collect_metrics`.
+ENSEMBLE = "ensemble"
+
+
+
+def build_ensembles(experiment_dir: Path, configuration: str, period: str = "test",
+                    seeds: Sequence[int] | None = None) -> Evaluation:
+    """Average the members' ``qsim`` at each time step and score the ensemble (paper sect. 3).
+
+    The mean is taken in float64 and stored as float32. It is NaN at a step where any member is
+    NaN: all members see the same inputs, so they are NaN on the same steps (incomplete input
+    windows); averaging over fewer members at some steps would silently change the ensemble.
+
+    Parameters
+    ----------
+    experiment_dir, configuration
+        The members are ``<experiment_dir>/<configuration>/seed<seed>/``.
+    period
+        Period whose ``predictions_<period>.nc`` are averaged.
+    seeds
+        Members to use; default: every member with predictions and metrics of ``period``.
+
+    Returns
+    -------
+    Evaluation
+        Files written to ``<configuration>/ensemble/``; the summary records the seeds used.
+    """
+    folder = Path(experiment_dir) / configuration
+    seeds = sorted(_evaluated_seeds(folder, period)) if seeds is None else list(seeds)
+    missing = [s for s in seeds if not RunPaths(folder / f"seed{s}").predictions(period).is_file()]
+    if missing or not seeds:
+        raise DataNotFoundError(f"no predictions_{period}.nc of seeds {missing or 'any'} in "
+                                f"{folder}; run the experiment first")
+    members = [xr.load_dataset(RunPaths(folder / f"seed{s}").predictions(period)) for s in seeds]
+    ensemble = _ensemble_dataset(members, seeds, configuration, period)
+    paths = RunPaths(folder / ENSEMBLE)
+    save_netcdf(paths.predictions(period), ensemble)
+    table = evaluate_basins(ensemble["qobs"], ensemble["qsim"])
+    save_csv(paths.metrics(period), table)
+    summary = {"period": period, "configuration": configuration, "seeds": seeds,
+               "n_members": len(seeds), **summarize(table["nse"])}
+    save_json(paths.summary(period), summary)
+    return Evaluation(paths.predictions(period), paths.metrics(period), summary, table)
+
+
+def _evaluated_seeds(folder: Path, period: str) -> list[int]:
+    found = [p for p in folder.glob("seed*") if p.name[4:].lstrip("-").isdigit()]
+    return [int(p.name[4:]) for p in found
+            if RunPaths(p).predictions(period).is_file() and RunPaths(p).metrics(period).is_file()]
+
+
+def _ensemble_dataset(members: list[xr.Dataset], seeds: list[int], configuration: str,
+                      period: str) -> xr.Dataset:
+    """Dataset of the shared ``qobs`` and the mean ``qsim`` of ``members``."""
+    first = members[0]
+    for seed, ds in zip(seeds[1:], members[1:], strict=True):
+        same = all(np.array_equal(ds[c].values, first[c].values) for c in ("basin", "date"))
+        if not same or not np.array_equal(ds["qobs"].values, first["qobs"].values,
+                                          equal_nan=True):
+            raise CheckpointError(f"member seed{seed} of {configuration} has other basins, dates "
+                                  f"or observations in period {period} than seed{seeds[0]}")
+    qsim = np.stack([ds["qsim"].values for ds in members]).astype(np.float64).mean(axis=0)
+    ensemble = first[["qobs"]].copy()
+    ensemble["qsim"] = (("basin", "date"), qsim.astype(np.float32), first["qsim"].attrs)
+    ensemble.attrs.update(configuration=configuration, period=period, n_members=len(seeds),
+                          members=" ".join(f"seed{s}" for s in seeds))
+    for key in ("run", "epoch"):
+        ensemble.attrs.pop(key, None)
+    return ensemble
+
+
+def collect_metrics(experiment_dir: Path, period: str = "test") -> pd.DataFrame:
+    """Long table of every member's and ensemble's metrics of ``period``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``configuration``, ``member`` (``seed111``, ..., ``ensemble``), ``basin`` (str)
+        and the columns of ``metrics_<period>.csv``; configurations in the order of
+        ``experiment.yml``, members by seed with the ensemble last.
+    """
+    experiment_dir = Path(experiment_dir)
+    frames = [pd.read_csv(path, dtype={"basin": str}).assign(configuration=c, member=m)
+              for c in _configuration_names(experiment_dir)
+              for m, path in _metric_files(experiment_dir / c, period)]
+    if not frames:
+        raise DataNotFoundError(f"no metrics_{period}.csv under {experiment_dir}; run the "
+                                "experiment first")
+    frame = pd.concat(frames, ignore_index=True)
+    first = ["configuration", "member", "basin"]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def _configuration_names(experiment_dir: Path) -> list[str]:
+    spec = experiment_dir / "experiment.yml"
+    if spec.is_file():
+        return list(yaml.safe_load(spec.read_text(encoding="utf-8"))["configurations"])
+    return sorted(p.name for p in experiment_dir.iterdir()
+                  if p.is_dir() and p.name not in RESERVED_NAMES)
+
+
+def _metric_files(folder: Path, period: str) -> list[tuple[str, Path]]:
+    members = [f"seed{s}" for s in sorted(_evaluated_seeds(folder, period))] + [ENSEMBLE]
+    found = [(m, RunPaths(folder / m).metrics(period)) for m in members]
+    return [(m, path) for m, path in found if path.is_file()]
