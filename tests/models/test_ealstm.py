@@ -9,7 +9,7 @@ import torch
 from torch.func import functional_call
 
 from ealstm.models import EALSTM
-from ealstm.models.ealstm import GATE_ORDER, Workspace, ealstm_recurrence
+from ealstm.models.recurrence import GATE_ORDER, Workspace, ealstm_recurrence
 
 TOL = {"rtol": 1e-4, "atol": 1e-5}
 
