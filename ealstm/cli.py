@@ -85,6 +85,31 @@ def _key_value(item: str, flag: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from ealstm.training.search import load_search_config, run_search
+
+    result = run_search(load_search_config(args.config, args.set), workers=args.workers,
+                        threads_per_worker=args.threads_per_worker, progress=not args.no_progress)
+    print(result.summary.head(10).to_string(index=False))
+    print(f"best: {result.best}\n  config: {result.best_config}")
+    return 0
+
+
+def _cmd_ungauged(args: argparse.Namespace) -> int:
+    from ealstm.config import load_config
+    from ealstm.io import load_json
+    from ealstm.training.search import run_ungauged
+
+    out = run_ungauged(load_config(args.config, args.set), k=args.k, fold_seed=args.fold_seed,
+                       period=args.period, workers=args.workers,
+                       threads_per_worker=args.threads_per_worker,
+                       progress=not args.no_progress, out_dir=args.out)
+    summary = load_json(out / f"summary_{args.period}.json")
+    print(f"ungauged ({args.k}-fold): median NSE {summary['median']:.3f}, mean "
+          f"{summary['mean']:.3f}, NSE <= 0 in {summary['n_nse_le_0']} basins\n  {out}")
+    return 0
+
+
 def _cmd_robustness(args: argparse.Namespace) -> int:
     from ealstm.analysis.robustness import robustness
 
@@ -170,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     _add_experiment_parsers(sub)
+    _add_search_parsers(sub)
     _add_analyze_parsers(sub)
 
     data = sub.add_parser("data", help="data sets: download, synthetic generator")
@@ -216,6 +242,32 @@ def _add_experiment_parsers(sub: argparse._SubParsersAction) -> None:
                    "for Table 3 (repeatable)")
     p.add_argument("--basins", nargs="+", default=None, help="basins to show hydrographs of")
     p.set_defaults(func=_cmd_report)
+
+
+def _add_search_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tune", help="Appendix-B grid search with k-fold CV over basins")
+    p.add_argument("config", type=Path, help="search YAML (see configs/search_paper.yml)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override, e.g. --set grid.model.num_layers=[1] (repeatable)")
+    _add_pool_arguments(p)
+    p.set_defaults(func=_cmd_tune)
+
+    p = sub.add_parser("ungauged", help="prediction in ungauged basins: k-fold over basins")
+    p.add_argument("config", type=Path, help="run YAML, e.g. <search_dir>/best_config.yml")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--k", type=int, default=4, help="number of basin folds")
+    p.add_argument("--fold-seed", type=int, default=0)
+    p.add_argument("--period", default="test", choices=["train", "validation", "test"])
+    p.add_argument("--out", type=Path, default=None, help="output folder")
+    _add_pool_arguments(p)
+    p.set_defaults(func=_cmd_ungauged)
+
+
+def _add_pool_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=1, help="trainings run in parallel")
+    p.add_argument("--threads-per-worker", type=int, default=None,
+                   help="torch threads per training (default: cores / workers)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def _add_analyze_parsers(sub: argparse._SubParsersAction) -> None:

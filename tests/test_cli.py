@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import xarray as xr
+import yaml
 
 from ealstm.cli import main
 from tests.conftest import tiny_run_config
@@ -54,7 +55,7 @@ def test_evaluate_missing_run_exits_2(tmp_path, capsys):
 HELP_COMMANDS = [
     [], ["train"], ["evaluate"], ["demo"], ["data", "synthetic"], ["data", "download"],
     ["experiment"], ["report"], ["analyze", "robustness"], ["analyze", "sensitivity"],
-    ["analyze", "embedding"],
+    ["analyze", "embedding"], ["tune"], ["ungauged"],
 ]
 
 
@@ -86,3 +87,19 @@ def test_analyze_lstm_without_statics_is_a_clear_error(demo_camels, tmp_path, ca
     run = train(parse_config(raw), progress=False)
     assert main(["analyze", "sensitivity", str(run)]) == 2
     assert "static" in capsys.readouterr().err
+
+
+def test_tune_and_ungauged_from_the_command_line(demo_camels, tmp_path, capsys):
+    base = tiny_run_config(demo_camels, tmp_path / "unused", n_basins=4, epochs=1)
+    base = {key: base[key] for key in ("data", "model", "train")}
+    search = {"name": "tiny", "search_dir": str(tmp_path / "search"), "base": base, "k": 2,
+              "grid": {"model.hidden_size": [4, 8]}}
+    path = tmp_path / "search.yml"
+    path.write_text(yaml.safe_dump(search))
+    assert main(["tune", str(path), "--no-progress"]) == 0
+    best = tmp_path / "search" / "best_config.yml"
+    assert best.is_file() and "best:" in capsys.readouterr().out
+    out = tmp_path / "pub"
+    assert main(["ungauged", str(best), "--k", "2", "--out", str(out), "--no-progress"]) == 0
+    assert (out / "metrics_test.csv").is_file()
+    assert "ungauged (2-fold)" in capsys.readouterr().out
