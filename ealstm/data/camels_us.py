@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ealstm.data import generic
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
 
 #: Forcing product (folder under ``basin_mean_forcing``) -> tag in the file names.
@@ -392,23 +392,14 @@ def read_basin_list(path: Path) -> list[str]:
     BasinDataError
         A line is not a gauge id, an id is repeated, or the list is empty.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataNotFoundError(f"basin list {path} does not exist; check data.basin_file")
-    ids = []
-    for number, line in enumerate(path.read_text(encoding="latin-1").splitlines(), start=1):
-        entry = line.split("#", 1)[0].strip()
-        if not entry:
-            continue
-        if not entry.isdigit() or len(entry) > 8:
-            raise BasinDataError(f"{path}, line {number}: {entry!r} is not a USGS gauge id")
-        ids.append(entry.zfill(8))
-    repeated = sorted(b for b, n in Counter(ids).items() if n > 1)
-    if repeated:
-        raise BasinDataError(f"{path}: basin(s) {repeated} are listed more than once")
-    if not ids:
-        raise BasinDataError(f"{path} lists no basin")
-    return ids
+    return generic.read_basin_list(path, normalise=_usgs_id)
+
+
+def _usgs_id(entry: str) -> str:
+    """Zero-pad a USGS gauge id to 8 digits; raise ``ValueError`` for anything else."""
+    if not entry.isdigit() or len(entry) > 8:
+        raise ValueError(f"{entry!r} is not a USGS gauge id")
+    return entry.zfill(8)
 
 
 def available_basins(data_dir: Path, product: str) -> list[str]:

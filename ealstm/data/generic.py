@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -234,15 +234,23 @@ def select_attributes(frame: pd.DataFrame, basins: Sequence[str] | None,
     return selected
 
 
-def read_basin_list(path: Path) -> list[str]:
-    """Read a basin list: one id per line (used as is), blank lines and ``#`` comments ignored.
+def read_basin_list(path: Path, normalise: Callable[[str], str] | None = None) -> list[str]:
+    """Read a basin list: one id per line, blank lines and ``#`` comments ignored.
+
+    Parameters
+    ----------
+    path
+        Text file with one basin id per line.
+    normalise
+        Maps each id to its canonical form (e.g. zero-padded USGS ids) or raises ``ValueError``;
+        default: ids are used as they are.
 
     Raises
     ------
     DataNotFoundError
         The file does not exist.
     BasinDataError
-        A line holds more than one id, an id is repeated, or the list is empty.
+        A line holds more than one id or an invalid one, an id is repeated, or the list is empty.
     """
     path = Path(path)
     if not path.is_file():
@@ -253,7 +261,10 @@ def read_basin_list(path: Path) -> list[str]:
         if len(entry.split()) > 1:
             raise BasinDataError(f"{path}, line {number}: {entry!r} is not a single basin id")
         if entry:
-            ids.append(entry)
+            try:
+                ids.append(normalise(entry) if normalise else entry)
+            except ValueError as exc:
+                raise BasinDataError(f"{path}, line {number}: {exc}") from None
     repeated = sorted(b for b, n in Counter(ids).items() if n > 1)
     if repeated:
         raise BasinDataError(f"{path}: basin(s) {repeated} are listed more than once")
