@@ -282,7 +282,8 @@ def _add_analyze_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--period", default="test", choices=["train", "validation", "test"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chunk", type=int, default=None,
-                   help="predicted days per sequence (1 = exact seq-to-one; default: seq_length)")
+                   help="predicted days per sequence (default: as `ealstm evaluate`, i.e. 1 = "
+                   "exact seq-to-one for the paper's models; larger = much faster, approximate)")
     p.set_defaults(func=_cmd_robustness)
 
     p = a_sub.add_parser("sensitivity", help="Morris-style gradients w.r.t. static inputs")

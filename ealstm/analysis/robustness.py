@@ -16,10 +16,13 @@ sigma (531 x 10 x 50 = 265,500 evaluations), and the NSE of each simulation is c
 * ``meta.json`` -- settings and cost (wall time, simulated basin-days, LSTM steps).
 
 Cost. All draws of a basin (and several basins when they fit) share one call of
-:func:`~ealstm.evaluation.chunked.simulate_chunked`. Its ``chunk`` (default: ``seq_length``)
-sets the price: seq-to-one (``chunk = 1``, exact) runs ``seq_length`` LSTM steps per simulated
-day, ``chunk = seq_length`` about 2. The chunked simulation starts every chunk from a zero state
-with ``seq_length - 1`` warm-up days, so each day sees at least the training sequence length.
+:func:`~ealstm.evaluation.chunked.simulate_chunked`, driven exactly as the run's evaluation
+(:class:`~ealstm.evaluation.predict.Simulation`): the training warm-up before every predicted
+day and, by default, the run's evaluation chunk, so that sigma = 0 reproduces the NSE of
+``ealstm evaluate``. For a sequence-to-one model that is ``chunk = 1`` (exact, ``seq_length``
+LSTM steps per simulated day); a larger ``chunk`` is far cheaper (``chunk = seq_length``: about
+2 steps per day) but lets the state run longer than in training, which changes the NSE
+(``meta.json`` records the mode; compare its sigma = 0 row with the evaluation).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from ealstm.evaluation.chunked import (
     period_inputs,
     simulate_chunked,
 )
+from ealstm.evaluation.predict import Simulation
 from ealstm.evaluation.run import TrainedRun, load_run
 from ealstm.io import atomic_path, save_csv, save_json, save_netcdf
 
@@ -181,7 +185,7 @@ def _simulate_group(run: TrainedRun, x_d: torch.Tensor, x_s: np.ndarray, warmup:
 def _nse_array(run: TrainedRun, period: str, sigmas: tuple[float, ...], n_draws: int,
                seed: int, chunk: int, batch_steps: int) -> np.ndarray:
     """NSE ``[1 + n_sigma, n_draws, basin]`` of every draw (sigma 0 broadcast over draws)."""
-    scaled, warmup = run.scaled, run.cfg.data.seq_length - 1
+    scaled, warmup = run.scaled, Simulation.of(run.cfg).warmup
     time_slice = scaled.time_slice(run.cfg.data.period(period))
     x_d = period_inputs(scaled.dynamic, time_slice, warmup)
     obs = run.scaler.unscale_target(scaled.target[:, time_slice])
@@ -298,7 +302,7 @@ def robustness(run_dir: Path, sigmas: Sequence[float] = DEFAULT_SIGMAS, n_draws:
     start = time.perf_counter()
     run = load_run(Path(run_dir), epoch, device)
     levels = _check_args(run, sigmas, n_draws)
-    chunk = _check_chunk(chunk, run.cfg.data.seq_length)
+    chunk = _check_chunk(chunk, Simulation.of(run.cfg).chunk)
     sim_start = time.perf_counter()
     values = _nse_array(run, period, levels, n_draws, seed, chunk, batch_steps)
     simulate_time = time.perf_counter() - sim_start
@@ -313,9 +317,9 @@ def robustness(run_dir: Path, sigmas: Sequence[float] = DEFAULT_SIGMAS, n_draws:
                             files["meta"].parent)
 
 
-def _check_chunk(chunk: int | None, seq_length: int) -> int:
-    """Default ``chunk`` to ``seq_length``; it must be a positive integer."""
-    chunk = seq_length if chunk is None else int(chunk)
+def _check_chunk(chunk: int | None, default: int) -> int:
+    """Default ``chunk`` to the run's evaluation chunk; it must be a positive integer."""
+    chunk = default if chunk is None else int(chunk)
     if chunk < 1:
         raise ConfigError(f"chunk must be >= 1 predicted day (1 = exact seq-to-one), got {chunk}")
     return chunk
@@ -324,22 +328,22 @@ def _check_chunk(chunk: int | None, seq_length: int) -> int:
 def _meta(run: TrainedRun, period: str, sigmas: tuple[float, ...], n_draws: int, seed: int,
           chunk: int, simulate_time: float) -> dict:
     """Collect the settings and cost of the analysis for ``meta.json``."""
-    seq_length = run.cfg.data.seq_length
+    seq_length, warmup = run.cfg.data.seq_length, Simulation.of(run.cfg).warmup
     time_slice = run.scaled.time_slice(run.cfg.data.period(period))
     n_days = len(run.scaled.dates[time_slice])
     n_rows = len(run.scaled.basins) * (1 + len(sigmas) * n_draws)
-    x_d = period_inputs(run.scaled.dynamic, time_slice, seq_length - 1)
-    masked = invalid_days(x_d, None, seq_length - 1, chunk)[:, seq_length - 1:]
+    x_d = period_inputs(run.scaled.dynamic, time_slice, warmup)
+    masked = invalid_days(x_d, None, warmup, chunk)[:, warmup:]
     return {
         "analysis": "robustness", "paper": "Kratzert et al. 2019, sections 2.6.2 and 3.3",
         "run": str(run.paths.root), "epoch": run.epoch, "model": run.cfg.model.name,
         "period": period, "sigmas": [0.0, *sigmas], "n_draws": n_draws, "seed": seed,
         "mode": "seq-to-one" if chunk == 1 else "chunked", "chunk": chunk,
-        "warmup": seq_length - 1, "seq_length": seq_length,
+        "warmup": warmup, "seq_length": seq_length,
         "n_basins": len(run.scaled.basins), "n_days": n_days, "n_simulations": n_rows,
         "n_simulated_basin_days": n_rows * n_days,
         "n_masked_basin_days": int(masked.sum()) * (1 + len(sigmas) * n_draws),
-        "n_model_steps": model_steps(n_rows, n_days + seq_length - 1, seq_length - 1, chunk),
+        "n_model_steps": model_steps(n_rows, n_days + warmup, warmup, chunk),
         "simulate_time_s": simulate_time, "device": str(run.device),
         "torch_threads": torch.get_num_threads(),
     }

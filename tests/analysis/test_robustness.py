@@ -69,8 +69,10 @@ def test_summary_matches_numpy_percentiles(run_copy):
     assert row["n"] == 16
     np.testing.assert_allclose([row["mean"], row["median"], row["p05"], row["p95"]],
                                [values.mean(), np.median(values), *np.percentile(values, [5, 95])])
-    assert result.mode == "chunked" and result.chunk == 10  # default: chunk = seq_length
-    assert result.n_model_steps < 2.5 * result.n_basin_days
+    # default: driven as `ealstm evaluate` drives this seq-to-one run, i.e. chunk 1 (exact)
+    assert result.mode == "seq-to-one" and result.chunk == 1
+    fast = rob.robustness(run_copy, sigmas=(1.0,), n_draws=4, seed=1, chunk=10)
+    assert fast.mode == "chunked" and fast.n_model_steps < 2.5 * fast.n_basin_days
 
 
 def test_reproducible_with_the_seed(run_copy):
