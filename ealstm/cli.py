@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -304,10 +303,6 @@ def _add_analyze_parsers(sub: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code (2 for a user error with a clear message)."""
-    # Idle OpenMP threads sleep instead of spinning: on a shared or busy CPU, spinning threads
-    # of concurrent jobs starve each other (measured: 50x slower steps, benchmarks/results/
-    # scale.md). Must be set before torch starts its thread pool; an explicit value wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
