@@ -8,7 +8,7 @@ columns ``nse, ..., status``); Table 3 also reads the ``predictions_<period>.nc`
 Basins
 ------
 All tables use **one basin set**: the basins present in every metrics file of the selected
-configurations (members and ensembles) with ``status == "ok"`` in all of them. Any other basin
+configurations (members and ensembles) with an NSE in all of them. Any other basin
 is excluded everywhere and counted (``n_excluded``), so all rows and all paired tests compare
 the same basins, as the paper's 531 (Table 2) and 447 (Table 3) basins.
 
@@ -215,8 +215,13 @@ def _load_configuration(experiment_dir: Path, name: str, period: str) -> Configu
 
 
 def _common_ok_basins(tables: Sequence[pd.DataFrame]) -> tuple[list[str], list[str]]:
-    """Basins ``ok`` in every table (in first-table order) and the excluded rest (sorted)."""
-    everywhere = set.intersection(*(set(t.index[t["status"] == "ok"]) for t in tables))
+    """Basins with an NSE in every table (first-table order) and the excluded rest (sorted).
+
+    A basin whose NSE exists but another metric does not (e.g. FLV of an intermittent river
+    with a flat low-flow segment) stays in: dropping it would bias the NSE statistics against
+    arid basins. Medians of the other metrics skip their missing values.
+    """
+    everywhere = set.intersection(*(set(t.index[t["nse"].notna()]) for t in tables))
     seen = list(dict.fromkeys(b for t in tables for b in t.index))
     basins = [b for b in seen if b in everywhere]
     return basins, sorted(set(seen) - everywhere)
@@ -244,7 +249,7 @@ def load_experiment(experiment_dir: Path, period: str = "test",
         raise BasinDataError(f"{experiment_dir}: no basin is scored 'ok' in all "
                              f"{len(tables)} metrics files of period {period!r}")
     if excluded:
-        logger.warning("%d basin(s) excluded from the tables (status != ok or missing in some "
+        logger.warning("%d basin(s) excluded from the tables (no NSE or missing in some "
                        "run): %s", len(excluded), excluded)
     return ExperimentResults(experiment_dir, period, results, basins, excluded)
 
@@ -533,7 +538,7 @@ def _pm(value: Any, std: Any, spec: str) -> str:
 def _excluded_note(excluded: Sequence[str], n_basins: int) -> str:
     shown = ", ".join(excluded[:20]) + (", ..." if len(excluded) > 20 else "")
     note = f"{n_basins} basins"
-    return note + (f"; {len(excluded)} excluded (status != ok in some run): {shown}"
+    return note + (f"; {len(excluded)} excluded (no NSE in some run): {shown}"
                    if excluded else "; none excluded")
 
 

@@ -229,7 +229,7 @@ def test_benchmark_table_uses_experiment_basins(pred_experiment) -> None:
     exp, benchmarks, _ = pred_experiment
     path = exp / "lstm_static_nse" / "seed222" / "metrics_test.csv"
     metrics = pd.read_csv(path, dtype={"basin": str}).set_index("basin")
-    metrics.loc[BASINS[0], "status"] = "nse: obs is constant"
+    metrics.loc[BASINS[0], ["status", "nse"]] = ["nse: obs is constant", np.nan]
     metrics.to_csv(path)
     table = benchmark_table(exp, benchmarks, configurations=["ealstm_nse"], single=False)
     assert list(table.index) == ["ealstm_nse ensemble", "hbv", "vic"]
