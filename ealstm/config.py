@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -37,6 +37,7 @@ PAPER_ATTRIBUTES = (
     "silt_frac", "clay_frac", "carbonate_rocks_frac", "geol_permeability",
 )  # fmt: skip
 PERIOD_NAMES = ("train", "validation", "test")
+_Model = TypeVar("_Model", bound=BaseModel)
 DATASET_NAMES = ("camels_us", "caravan", "generic")
 #: Target column of each data set when ``data.target`` is not given (all in mm/day).
 DEFAULT_TARGETS = {"camels_us": "qobs", "caravan": "streamflow", "generic": "qobs"}
@@ -293,14 +294,20 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
-def parse_config(raw: dict[str, Any], source: str = "<dict>") -> RunConfig:
-    """Validate a raw dict; errors become one :class:`ConfigError` naming every bad key."""
+def validate_model(model: type[_Model], raw: dict[str, Any], source: str = "<dict>",
+                   what: str = "config") -> _Model:
+    """Validate ``raw`` as ``model``; errors become one :class:`ConfigError` naming every key."""
     try:
-        return RunConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         lines = [f"  {'.'.join(str(p) for p in err['loc']) or '<root>'}: {_explain(err)}"
                  for err in exc.errors()]
-        raise ConfigError(f"invalid config {source}:\n" + "\n".join(lines)) from None
+        raise ConfigError(f"invalid {what} {source}:\n" + "\n".join(lines)) from None
+
+
+def parse_config(raw: dict[str, Any], source: str = "<dict>") -> RunConfig:
+    """Validate a raw run-config dict; errors become one :class:`ConfigError`."""
+    return validate_model(RunConfig, raw, source)
 
 
 def _explain(err: dict[str, Any]) -> str:

@@ -29,9 +29,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ealstm.config import RunConfig, _explain, _resolve_paths, apply_overrides, parse_config
+from ealstm.config import (
+    RunConfig,
+    _resolve_paths,
+    apply_overrides,
+    parse_config,
+    validate_model,
+)
 from ealstm.errors import ConfigError
 
 _LSTM_NO_STATIC = {"name": "lstm", "use_static": False}
@@ -178,12 +184,7 @@ def validate_members(exp: ExperimentConfig) -> dict[tuple[str, int], RunConfig]:
 
 def parse_experiment(raw: dict[str, Any], source: str = "<dict>") -> ExperimentConfig:
     """Validate a raw experiment dict; errors become one :class:`ConfigError`."""
-    try:
-        return ExperimentConfig.model_validate(raw)
-    except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in err['loc']) or '<root>'}: {_explain(err)}"
-                 for err in exc.errors()]
-        raise ConfigError(f"invalid experiment config {source}:\n" + "\n".join(lines)) from None
+    return validate_model(ExperimentConfig, raw, source, "experiment config")
 
 
 def _resolve_experiment_paths(raw: dict[str, Any], folder: Path) -> dict[str, Any]:

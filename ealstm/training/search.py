@@ -37,18 +37,18 @@ import pandas as pd
 import torch
 import xarray as xr
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm.auto import tqdm
 
 from ealstm.config import (
     DataConfig,
     RunConfig,
-    _explain,
     _resolve_paths,
     apply_overrides,
     load_config,
     load_run_config,
     parse_config,
+    validate_model,
 )
 from ealstm.data.cache import build_cache, load_basin_arrays, resolve_basins
 from ealstm.data.scaling import Scaler
@@ -231,11 +231,8 @@ def load_search_config(path: Path, overrides: list[str] | None = None) -> Search
     if isinstance(raw.get("base"), dict):
         raw["base"] = _resolve_paths(raw["base"], folder)
     raw["grid"] = _flatten(raw.get("grid") or copy.deepcopy(PAPER_GRID))
-    try:
-        cfg = SearchConfig.model_validate(apply_overrides(raw, list(overrides or [])))
-    except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {_explain(e)}" for e in exc.errors()]
-        raise ConfigError(f"invalid search config {path}:\n" + "\n".join(lines)) from None
+    cfg = validate_model(SearchConfig, apply_overrides(raw, list(overrides or [])), str(path),
+                         "search config")
     plan_search(cfg)
     return cfg
 
