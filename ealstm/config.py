@@ -318,6 +318,17 @@ def _explain(err: dict[str, Any]) -> str:
     return str(err["msg"]).removeprefix("Value error, ")
 
 
+def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; errors name the file and the kind of config."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} file {path} does not exist")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{what} file {path} must hold a mapping at the top level")
+    return raw
+
+
 def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
     """Read, override and validate a YAML run config.
 
@@ -329,11 +340,7 @@ def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
         ``key.sub=value`` strings applied before validation (``--set`` on the CLI).
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    raw = read_yaml_mapping(path, "config")
     raw = _resolve_paths(raw, path.parent.resolve())
     raw = apply_overrides(raw, list(overrides or []))  # paths given on the command line: cwd
     return parse_config(raw, source=str(path))

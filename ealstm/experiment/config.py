@@ -28,7 +28,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ealstm.config import (
@@ -36,6 +35,7 @@ from ealstm.config import (
     _resolve_paths,
     apply_overrides,
     parse_config,
+    read_yaml_mapping,
     validate_model,
 )
 from ealstm.errors import ConfigError
@@ -218,11 +218,7 @@ def load_experiment_config(path: Path, overrides: list[str] | None = None) -> Ex
         If the file or any member config is invalid; raised before anything is trained.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"experiment config file {path} does not exist")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"experiment config file {path} must hold a mapping at the top level")
+    raw = read_yaml_mapping(path, "experiment config")
     raw.setdefault("configurations", copy.deepcopy(PAPER_CONFIGURATIONS))
     raw = _resolve_experiment_paths(raw, path.parent.resolve())
     raw = apply_overrides(raw, list(overrides or []))

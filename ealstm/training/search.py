@@ -48,6 +48,7 @@ from ealstm.config import (
     load_config,
     load_run_config,
     parse_config,
+    read_yaml_mapping,
     validate_model,
 )
 from ealstm.data.cache import build_cache, load_basin_arrays, resolve_basins
@@ -220,11 +221,7 @@ def plan_search(cfg: SearchConfig) -> tuple[list[list[str]], dict[str, list[Tria
 def load_search_config(path: Path, overrides: list[str] | None = None) -> SearchConfig:
     """Read, override (``grid.model.dropout=[0.4]``) and validate a search YAML file."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"search config file {path} does not exist")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"search config file {path} must hold a mapping at the top level")
+    raw = read_yaml_mapping(path, "search config")
     folder = path.parent.resolve()
     if raw.get("search_dir") is not None:
         raw["search_dir"] = str((folder / Path(raw["search_dir"]).expanduser()).resolve())
