@@ -43,6 +43,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _machine import cpu_name  # noqa: E402
+
 from ealstm.models import EALSTM  # noqa: E402
 
 N_DYNAMIC, N_STATIC = 5, 27
@@ -149,12 +151,7 @@ def time_interleaved(steps: dict[str, Step], repeats: int, warmup: int) -> dict[
 
 
 def machine_info(load_at_start: float) -> dict:
-    cpu = platform.processor()
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version(),
             "date": dt.datetime.now().isoformat(timespec="seconds"),

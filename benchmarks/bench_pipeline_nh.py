@@ -104,6 +104,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _machine import cpu_name  # noqa: E402
+
 from ealstm.config import PAPER_ATTRIBUTES, RunConfig, parse_config  # noqa: E402
 from ealstm.data.cache import BasinArrays, load_basin_arrays  # noqa: E402
 from ealstm.data.scaling import Scaler  # noqa: E402
@@ -505,12 +507,7 @@ def bench_eval(rec: Recorder, args: argparse.Namespace, cfg: RunConfig, data: Ea
 
 
 def machine_info(load_at_start: float) -> dict:
-    cpu = platform.processor()
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version(),
             "numpy": np.__version__, "pandas": importlib.metadata.version("pandas"),

@@ -56,6 +56,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _machine import cpu_name  # noqa: E402
+
 from ealstm.config import RunConfig, parse_config  # noqa: E402
 from ealstm.data.cache import build_cache, load_basin_arrays  # noqa: E402
 from ealstm.data.demo import generate_demo_data  # noqa: E402
@@ -376,12 +378,7 @@ def run_phase(args: argparse.Namespace, phase: str, data_dir: Path, cache_dir: P
 
 
 def machine_info() -> dict:
-    cpu = platform.processor()
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GB
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_gb, 1),
             "torch": torch.__version__, "python": platform.python_version(),
