@@ -118,16 +118,27 @@ def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
                               "--resume to continue it or choose another `name`")
     if resume:
         _check_same_config(paths, cfg)
+        save_yaml(paths.config, cfg.to_dict())
         return
     paths.root.mkdir(parents=True, exist_ok=True)
     save_yaml(paths.config, cfg.to_dict())
 
 
+#: Keys a resumed run may change: where it runs and caches, not what it learns.
+RESUMABLE_CHANGES = (("train", "epochs"), ("train", "device"), ("train", "num_threads"),
+                     ("data", "cache_dir"))
+
+
 def _check_same_config(paths: RunPaths, cfg: RunConfig) -> None:
-    """Refuse to resume with another config than the run started with (epochs may grow)."""
+    """Refuse to resume with another config than the run started with.
+
+    The epochs may grow, and the device, thread count and cache folder may change (a run
+    started on a GPU can be finished on a CPU); the saved ``config.yml`` records the new values.
+    """
     saved = load_run_config(paths.root).to_dict()
     new = cfg.to_dict()
-    saved["train"]["epochs"] = new["train"]["epochs"]
+    for section, key in RESUMABLE_CHANGES:
+        saved[section][key] = new[section][key]
     diff = sorted(f"{section}.{key}" for section in new if isinstance(new[section], dict)
                   for key in new[section] if new[section][key] != saved[section].get(key))
     diff += [key for key in new if not isinstance(new[key], dict) and new[key] != saved[key]]

@@ -8,7 +8,7 @@ import pytest
 import torch
 import xarray as xr
 
-from ealstm.config import parse_config
+from ealstm.config import load_run_config, parse_config
 from ealstm.errors import CheckpointError
 from ealstm.evaluation.run import evaluate_run
 from ealstm.training.checkpoint import list_checkpoints, load_checkpoint
@@ -73,6 +73,17 @@ def test_refuses_to_overwrite_or_resume_nothing(demo_camels, tmp_path):
     changed = parse_config(tiny_config(demo_camels, tmp_path, epochs=1, batch_size=32))
     with pytest.raises(CheckpointError, match="train.batch_size"):
         train(changed, resume=True, progress=False)
+
+
+def test_resume_may_change_device_threads_cache_and_epochs(demo_camels, tmp_path):
+    train(parse_config(tiny_config(demo_camels, tmp_path, epochs=1)), progress=False)
+    raw = tiny_config(demo_camels, tmp_path, epochs=2, device="cpu", num_threads=1)
+    raw["data"]["cache_dir"] = str(tmp_path / "other_cache")
+    run_dir = train(parse_config(raw), resume=True, progress=False)
+    assert list(pd.read_csv(run_dir / "train_log.csv")["epoch"]) == [1, 2]
+    saved = load_run_config(run_dir)
+    assert (saved.train.device, saved.train.num_threads, saved.train.epochs) == ("cpu", 1, 2)
+    assert saved.data.cache_dir == tmp_path / "other_cache"
 
 
 def test_lstm_without_statics_trains(demo_camels, tmp_path):
