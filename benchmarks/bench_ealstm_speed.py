@@ -20,7 +20,8 @@ Usage::
 
     .venv/bin/python benchmarks/bench_ealstm_speed.py --repeats 5
 
-Writes ``benchmarks/results/ealstm_speed.json`` and ``ealstm_speed.md``.
+Writes ``benchmarks/results/ealstm_speed.json`` and ``ealstm_speed.md``; with ``--device cuda``,
+``ealstm_speed_cuda.json`` and ``ealstm_speed_cuda.md`` (run on a GPU machine).
 """
 
 from __future__ import annotations
@@ -59,20 +60,27 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seq", type=int, default=270)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     return parser.parse_args()
 
 
 def step_fn(model: torch.nn.Module, forward: Callable[[], torch.Tensor],
             after: Callable[[], None] | None = None) -> Step:
-    """One training step: zero grads, forward, scalar loss, backward; returns the grads."""
+    """One training step: zero grads, forward, scalar loss, backward; returns the grads.
+
+    On a GPU the step waits for its kernels, so that the wall clock measures the whole step.
+    """
 
     def step() -> list[torch.Tensor]:
         model.zero_grad(set_to_none=True)
         forward().backward()
         if after is not None:
             after()
-        return [p.grad for p in model.parameters()]
+        grads = [p.grad for p in model.parameters()]
+        if grads and grads[0].is_cuda:
+            torch.cuda.synchronize()
+        return grads
 
     return step
 
@@ -98,13 +106,13 @@ def import_nh_ealstm() -> tuple[type | None, type | None, str]:
 
 def build_steps(args: argparse.Namespace) -> tuple[dict[str, Step], str]:
     """All competitors as step functions on the same random batch."""
-    gen = torch.Generator().manual_seed(0)
-    x_d = torch.randn(args.batch, args.seq, N_DYNAMIC, generator=gen)
-    x_s = torch.randn(args.batch, N_STATIC, generator=gen)
+    gen, dev = torch.Generator().manual_seed(0), torch.device(args.device)
+    x_d = torch.randn(args.batch, args.seq, N_DYNAMIC, generator=gen).to(dev)
+    x_s = torch.randn(args.batch, N_STATIC, generator=gen).to(dev)
     torch.manual_seed(0)
-    ours = EALSTM(N_DYNAMIC, N_STATIC, hidden_size=args.hidden)
-    cold = EALSTM(N_DYNAMIC, N_STATIC, hidden_size=args.hidden)
-    lstm = torch.nn.LSTM(N_DYNAMIC + N_STATIC, args.hidden, batch_first=True)
+    ours = EALSTM(N_DYNAMIC, N_STATIC, hidden_size=args.hidden).to(dev)
+    cold = EALSTM(N_DYNAMIC, N_STATIC, hidden_size=args.hidden).to(dev)
+    lstm = torch.nn.LSTM(N_DYNAMIC + N_STATIC, args.hidden, batch_first=True).to(dev)
     x_cat = torch.cat([x_d, x_s[:, None].expand(-1, args.seq, -1)], dim=-1).contiguous()
     steps = {
         "ealstm": step_fn(ours, lambda: ours(x_d, x_s).sum()),
@@ -121,7 +129,7 @@ def build_steps(args: argparse.Namespace) -> tuple[dict[str, Step], str]:
             "target_variables": ["qobs"], "head": "regression", "seq_length": args.seq,
             "predict_last_n": 1,
         })
-        nh = nh_cls(cfg)
+        nh = nh_cls(cfg).to(dev)
         data = {"x_d": {name: x_d[..., k: k + 1] for k, name in enumerate(dyn)}, "x_s": x_s}
         steps["nh_ealstm"] = step_fn(nh, lambda: nh(data)["y_hat"][:, -1].sum())
     return steps, note
@@ -150,8 +158,10 @@ def time_interleaved(steps: dict[str, Step], repeats: int, warmup: int) -> dict[
     return times
 
 
-def machine_info(load_at_start: float) -> dict:
+def machine_info(load_at_start: float, device: str) -> dict:
     cpu = cpu_name()
+    if torch.device(device).type == "cuda":
+        cpu += f" + {torch.cuda.get_device_name()} ({device}; TF32 matmuls off: torch default)"
     return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version(),
             "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -198,15 +208,16 @@ def main() -> None:
     finite = check_grads(steps)
     times = time_interleaved(steps, args.repeats, args.warmup)
     result = {
-        "machine": machine_info(load_at_start),
+        "machine": machine_info(load_at_start, args.device),
         "config": {k: v for k, v in vars(args).items() if k != "out"},
         "nh_note": nh_note, "finite_grads": finite, "times_s": times,
         "summary": summarize(times),
         "command": ".venv/bin/python benchmarks/bench_ealstm_speed.py " + " ".join(sys.argv[1:]),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ealstm_speed.json").write_text(json.dumps(result, indent=2))
-    write_markdown(args.out / "ealstm_speed.md", result)
+    stem = "ealstm_speed" + ("" if args.device == "cpu" else "_" + args.device.split(":")[0])
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    write_markdown(args.out / f"{stem}.md", result)
     print(json.dumps({"summary": result["summary"], "finite_grads": finite, "nh": nh_note},
                      indent=2))
 
