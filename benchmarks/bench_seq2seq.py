@@ -10,7 +10,9 @@ time per epoch per basin-year.
     .venv/bin/python benchmarks/bench_seq2seq.py --s2o-run runs/camels_sample_ealstm   # reuse
 
 `--s2o-run` reuses a finished sequence-to-one run (e.g. the one `ealstm train
-configs/camels_sample_ealstm.yml` wrote) instead of training it again.
+configs/camels_sample_ealstm.yml` wrote) instead of training it again. The sequence-to-sequence
+arm (`--s2s`, chosen on a validation period by `select_seq2seq.py`) trains for the most epochs
+whose compute stays within the sequence-to-one run's divided by `--ratio` (default 20).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +33,14 @@ from ealstm.evaluation.run import evaluate_run
 from ealstm.io import save_json, write_text
 from ealstm.training.loop import train
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from select_seq2seq import (  # noqa: E402
+    Candidate,
+    epochs_for_budget,
+    overrides,
+    reference_steps,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -39,21 +50,16 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "bench_seq2seq")
     p.add_argument("--s2o-run", type=Path, default=None, help="finished seq-to-one run to reuse")
     p.add_argument("--s2o-epochs", type=int, default=30)
-    p.add_argument("--s2s-epochs", type=int, default=150)
-    p.add_argument("--predict-last-n", type=int, default=365)
-    p.add_argument("--s2s-batch-size", type=int, default=16)
+    p.add_argument("--s2s", type=Candidate.parse, default=Candidate.parse("w269_n365_b4_lr0.001"),
+                   help="seq-to-seq setting w<warm-up>_n<last n>_b<batch>_lr<peak lr> "
+                        "(chosen by select_seq2seq.py on the validation period)")
+    p.add_argument("--ratio", type=float, default=20.0,
+                   help="seq-to-seq epochs = the most within seq2one compute / ratio")
     p.add_argument("--set", action="append", default=[], help="override for both arms")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "seq2seq")
     return p.parse_args()
 
 
-def s2s_overrides(args: argparse.Namespace, seq_length: int) -> list[str]:
-    """Window = the paper's 270-day warm-up + predict_last_n days; lr schedule over epochs."""
-    e = args.s2s_epochs
-    return [f"data.seq_length={seq_length - 1 + args.predict_last_n}",
-            f"train.predict_last_n={args.predict_last_n}", f"train.epochs={e}",
-            f"train.batch_size={args.s2s_batch_size}",
-            f"train.learning_rate={{1: 0.001, {e // 3 + 1}: 0.0005, {2 * e // 3 + 1}: 0.0001}}"]
 
 
 def run_arm(name: str, config: Path, overrides: list[str], runs_dir: Path) -> Path:
@@ -108,10 +114,11 @@ def report(results: dict, args: argparse.Namespace) -> None:
                           "load_average_end": os.getloadavg()[0],
                           "date": time.strftime("%Y-%m-%d %H:%M")}
     save_json(args.out.with_suffix(".json"), results)
-    rows = ["| arm | window | last n | epochs | median NSE | mean NSE | train LSTM steps | "
-            "train s | s/epoch/basin-year | eval s |", "|---" * 10 + "|"]
+    rows = ["| arm | window | last n | batch | epochs | gradient steps | median NSE | mean NSE | "
+            "train LSTM steps | train s | s/epoch/basin-year | eval s |", "|---" * 12 + "|"]
     for name, r in (("seq2one", s2o), ("seq2seq", s2s)):
-        rows.append(f"| {name} | {r['seq_length']} | {r['predict_last_n']} | {r['epochs']} | "
+        rows.append(f"| {name} | {r['seq_length']} | {r['predict_last_n']} | "
+                    f"{r['batch_size']} | {r['epochs']} | {r['gradient_steps']} | "
                     f"{r['median_nse']:.3f} | {r['mean_nse']:.3f} | {r['train_lstm_steps']:.3g} |"
                     f" {r['train_seconds']:.0f} | {r['seconds_per_epoch_per_basin_year']:.3f} | "
                     f"{r['eval_seconds']:.1f} |")
@@ -124,7 +131,8 @@ def report(results: dict, args: argparse.Namespace) -> None:
             f"* training wall time seq2one / seq2seq: "
             f"{ratio['train_time_seq2one_over_seq2seq']:.1f}x (shared machine: noisy)\n"
             f"* median NSE seq2seq - seq2one: {ratio['median_nse_seq2seq_minus_seq2one']:+.3f}\n"
-            f"\nReproduce: `.venv/bin/python benchmarks/bench_seq2seq.py`\n")
+            f"\nReproduce: `.venv/bin/python benchmarks/bench_seq2seq.py "
+            f"{' '.join(sys.argv[1:])}`\n")
     write_text(args.out.with_suffix(".md"), text)
     print(text)
 
@@ -135,8 +143,8 @@ def main() -> None:
     s2o_dir = args.s2o_run or run_arm("seq2one", args.config,
                                       [f"train.epochs={args.s2o_epochs}", *args.set],
                                       args.runs_dir)
-    s2s_dir = run_arm("seq2seq", args.config, [*args.set, *s2s_overrides(args,
-                                                                         base.data.seq_length)],
+    epochs = epochs_for_budget(base, args.s2s, reference_steps(Path(s2o_dir)) / args.ratio)
+    s2s_dir = run_arm("seq2seq", args.config, [*args.set, *overrides(args.s2s, epochs)],
                       args.runs_dir)
     report({"seq2one": measure(Path(s2o_dir)), "seq2seq": measure(s2s_dir)}, args)
     print(json.dumps({"out": str(args.out)}))
