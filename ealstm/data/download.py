@@ -2,13 +2,15 @@
 
 Three layers, each usable on its own:
 
-* :func:`download_file` streams one URL to ``<dest>.part`` (resuming an interrupted download
-  with an HTTP ``Range`` request), verifies its SHA-256 and renames it onto ``dest``.
-* :func:`extract_archive` unpacks a zip or tar(.gz/.xz) archive after checking every member:
-  no absolute path, no ``..``, no link or member path that resolves outside the target folder.
-* :func:`download_dataset` fetches every file of a :data:`SOURCES` entry, unpacks the archives,
-  arranges the folders into the layout that the loaders expect and returns the ``data_dir`` to
-  put into a config.
+* :func:`ealstm.data.fetch.download_file` streams one URL to ``<dest>.part`` (resuming an
+  interrupted download with an HTTP ``Range`` request), verifies its SHA-256 and renames it onto
+  ``dest``.
+* :func:`ealstm.data.archives.extract_archive` unpacks a zip or tar(.gz/.xz) archive after
+  checking every member: no absolute path, no ``..``, no link or member path that resolves
+  outside the target folder.
+* :func:`download_dataset` (this module) fetches every file of a :data:`SOURCES` entry, unpacks
+  the archives, arranges the folders into the layout that the loaders expect and returns the
+  ``data_dir`` to put into a config.
 
 Layout on disk (``dest_dir`` is the folder you pass)::
 
@@ -25,51 +27,31 @@ is then logged with a warning that it was not verified; pass an official digest 
 from __future__ import annotations
 
 import difflib
-import hashlib
-import http.client
 import logging
-import re
 import shutil
-import stat
-import tarfile
-import zipfile
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.error import HTTPError, URLError
-from urllib.request import Request, urlopen
 
-from tqdm.auto import tqdm
-
-from ealstm import __version__
-from ealstm.errors import ConfigError, DataNotFoundError, EalstmError
+from ealstm.data.archives import extract_archive
+from ealstm.data.fetch import (
+    DownloadError,
+    fetch_file,
+    normalise_digest,
+    sha256_of,
+    warn_unverified,
+)
+from ealstm.errors import ConfigError
 from ealstm.io import load_json, save_json
 
 log = logging.getLogger(__name__)
 
-MIB = 1 << 20
 #: Folder of ``dest_dir`` that keeps the downloaded archives.
 DOWNLOADS_FOLDER = "downloads"
 #: Record of the installed files inside a ``data_dir``.
 STATE_FILE = ".ealstm-download.json"
-_USER_AGENT = f"ealstm/{__version__} (Python urllib)"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(\d+|\*)")
-_UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)")
-_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
-_HAS_DATA_FILTER = hasattr(tarfile, "data_filter")  # Python >= 3.12, 3.11.4, 3.10.12
-_MAX_LINK_DEPTH = 40
 _MAX_ROOT_DEPTH = 4
-
-
-class DownloadError(EalstmError, OSError):
-    """A download or an archive failed; the message names the URL / file / member and the fix.
-
-    Raised for an unreachable URL, a truncated transfer, a wrong checksum, or an unsafe or
-    corrupt archive.
-    """
 
 
 @dataclass(frozen=True)
@@ -173,392 +155,6 @@ SOURCES: dict[str, DataSource] = {
 }
 
 
-# --------------------------------------------------------------------------------------------
-# download_file
-# --------------------------------------------------------------------------------------------
-
-def download_file(url: str, dest: Path, sha256: str | None = None, progress: bool = True,
-                  chunk_size: int = MIB, timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``dest``, resumably, and verify its SHA-256.
-
-    Bytes are streamed to ``<dest>.part``. If that file exists (an interrupted earlier call),
-    the download resumes with ``Range: bytes=<size>-``; a server that ignores the range (status
-    200) makes it restart from byte 0. Only a complete, verified file is renamed onto ``dest``.
-
-    Parameters
-    ----------
-    url, dest : str, Path
-        What to download and where to. An existing ``dest`` that has the expected ``sha256``
-        is returned without any request.
-    sha256 : str, optional
-        Expected SHA-256 (hex). ``None``: the digest is computed, logged, and not verified.
-    progress, chunk_size, timeout : bool, int, float
-        tqdm progress bar; bytes per read (1 MiB); seconds to wait to connect and per read.
-
-    Returns
-    -------
-    Path
-        ``dest``.
-
-    Raises
-    ------
-    DownloadError
-        Unreachable URL or HTTP error; transfer cut short (the ``.part`` file is kept: rerun to
-        resume); checksum mismatch (the ``.part`` file is deleted).
-    """
-    dest = Path(dest)
-    expected = _normalise_digest(sha256, f"sha256 of {url}") if sha256 else None
-    if expected and dest.is_file() and _sha256_of(dest).hexdigest() == expected:
-        log.info("%s is already complete (sha256 verified)", dest)
-        return dest
-    _fetch(url, dest, expected, progress, chunk_size, timeout)
-    return dest
-
-
-def _fetch(url: str, dest: Path, expected: str | None, progress: bool, chunk_size: int = MIB,
-           timeout: float = 60.0) -> str:
-    """Download to ``<dest>.part``, verify, rename onto ``dest``; return the SHA-256."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    response, offset = _open(url, part, timeout)
-    if response is None:  # 416: the part file already holds the whole file
-        digest = _sha256_of(part).hexdigest()
-    else:
-        with response:
-            digest = _stream(response, part, offset, url, progress, chunk_size)
-    _verify(url, part, digest, expected)
-    part.replace(dest)
-    return digest
-
-
-def _open(url: str, part: Path, timeout: float) -> tuple[Any, int]:
-    """Open ``url``, asking for the bytes after those already in ``part``.
-
-    Returns ``(response, offset)`` where ``offset`` is where the body starts in the file (0 when
-    the server ignored the range), or ``(None, size)`` when ``part`` is already complete.
-    """
-    offset = part.stat().st_size if part.is_file() else 0
-    headers = {"User-Agent": _USER_AGENT}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    try:
-        response = urlopen(Request(url, headers=headers), timeout=timeout)
-    except HTTPError as exc:
-        exc.close()
-        if exc.code == 416 and offset:
-            return _unsatisfiable_range(url, part, offset, exc.headers, timeout)
-        raise DownloadError(f"download of {url} failed: HTTP {exc.code} {exc.reason}; check the "
-                            "URL or try again later") from exc
-    except (URLError, OSError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"cannot reach {url}: {reason}; check the network connection "
-                            "(and proxy settings), then rerun") from exc
-    return _resume_offset(url, part, offset, response, timeout)
-
-
-def _unsatisfiable_range(url: str, part: Path, offset: int, headers: Any,
-                         timeout: float) -> tuple[Any, int]:
-    """Handle HTTP 416: ``part`` is complete when the remote size equals its size."""
-    match = _UNSATISFIED_RANGE.match(headers.get("Content-Range", "") if headers else "")
-    if match and int(match.group(1)) == offset:
-        log.info("%s: %s already holds all %d bytes", url, part, offset)
-        return None, offset
-    log.warning("%s: %s does not fit the remote file; downloading from the start", url, part)
-    part.unlink()
-    return _open(url, part, timeout)
-
-
-def _resume_offset(url: str, part: Path, offset: int, response: Any,
-                   timeout: float) -> tuple[Any, int]:
-    """Check that the server resumed where asked; restart from 0 when it did not."""
-    if response.status not in (200, 206):
-        response.close()
-        raise DownloadError(f"download of {url} failed: unexpected HTTP status "
-                            f"{response.status}")
-    if not offset:
-        return response, 0
-    if response.status == 200:
-        log.info("%s: the server does not support resuming; restarting from byte 0", url)
-        return response, 0
-    match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-    if match is None or int(match.group(1)) != offset:
-        log.warning("%s: the server resumed at the wrong byte; restarting from byte 0", url)
-        response.close()
-        part.unlink()
-        return _open(url, part, timeout)
-    log.info("%s: resuming after %d bytes already in %s", url, offset, part)
-    return response, offset
-
-
-def _stream(response: Any, part: Path, offset: int, url: str, progress: bool,
-            chunk_size: int) -> str:
-    """Append the response body to ``part`` (or overwrite it when ``offset`` is 0)."""
-    length = _content_length(response)
-    _check_free_space(part.parent, length, f"downloading {url}")
-    hasher = _sha256_of(part) if offset else hashlib.sha256()
-    received = 0
-    total = None if length is None else offset + length
-    with open(part, "ab" if offset else "wb") as handle, \
-            tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                 desc=part.name[: -len(".part")], disable=not progress, leave=False) as bar:
-        try:
-            while chunk := response.read(chunk_size):
-                handle.write(chunk)
-                hasher.update(chunk)
-                received += len(chunk)
-                bar.update(len(chunk))
-        except (OSError, http.client.HTTPException) as exc:
-            raise DownloadError(f"download of {url} was interrupted after {offset + received} "
-                                f"bytes ({exc}); they are kept in {part}: rerun the same "
-                                "command to resume") from exc
-    if length is not None and received < length:
-        raise DownloadError(f"download of {url} is truncated: got {offset + received} of "
-                            f"{total} bytes (Content-Length); they are kept in {part}: rerun "
-                            "the same command to resume")
-    return hasher.hexdigest()
-
-
-def _content_length(response: Any) -> int | None:
-    """Return the Content-Length header as an int, or ``None`` when absent or malformed."""
-    value = response.headers.get("Content-Length")
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _verify(url: str, part: Path, digest: str, expected: str | None) -> None:
-    """Compare ``digest`` with ``expected``; delete ``part`` and raise on a mismatch."""
-    if expected is None:
-        _warn_unverified(url, digest)
-        return
-    if digest != expected:
-        part.unlink(missing_ok=True)
-        raise DownloadError(f"checksum mismatch for {url}: expected sha256 {expected}, got "
-                            f"{digest}; the corrupt download was deleted, rerun to download it "
-                            "again (or check the expected digest)")
-    log.info("%s: sha256 %s verified", url, digest)
-
-
-def _warn_unverified(url: str, digest: str) -> None:
-    """Report the computed digest of a file that has no official checksum."""
-    log.warning("sha256 of %s is %s: NOT verified (no official checksum is registered); pass "
-                "the publisher's digest with --sha256 FILENAME=DIGEST to verify it", url, digest)
-
-
-def _sha256_of(path: Path) -> Any:
-    """``hashlib.sha256`` object fed with the bytes of ``path``."""
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(MIB):
-            hasher.update(chunk)
-    return hasher
-
-
-def _normalise_digest(value: str, what: str) -> str:
-    """Lower-case hex SHA-256 or ``ConfigError`` naming ``what``."""
-    digest = str(value).strip().lower()
-    if not _HEX64.match(digest):
-        raise ConfigError(f"{what}: {value!r} is not a SHA-256 digest (64 hexadecimal "
-                          "characters)")
-    return digest
-
-
-def _check_free_space(folder: Path, needed: int | None, what: str) -> None:
-    """Raise ``DownloadError`` when ``folder``'s file system has less than ``needed`` bytes."""
-    if not needed:
-        return
-    free = shutil.disk_usage(folder).free
-    if free < needed:
-        raise DownloadError(f"{what} needs {needed / 1e9:.2f} GB but only {free / 1e9:.2f} GB "
-                            f"are free in {folder}; free some space or choose another folder")
-
-
-# --------------------------------------------------------------------------------------------
-# extract_archive
-# --------------------------------------------------------------------------------------------
-
-def extract_archive(archive: Path, dest_dir: Path) -> list[Path]:
-    """Safely unpack a zip or tar (``.tar``, ``.tar.gz``, ``.tar.xz``, ...) archive.
-
-    Every member is checked before anything is written: absolute paths, ``..`` components,
-    device files, symbolic or hard links pointing outside ``dest_dir`` (also through other links
-    of the archive), and members that resolve outside ``dest_dir`` (through links already on
-    disk) are rejected. Symbolic links in zip archives are rejected altogether. Tar archives are
-    then extracted with ``filter="data"`` where Python provides it.
-
-    Parameters
-    ----------
-    archive : Path
-        The archive; its type is detected from its content, not its name.
-    dest_dir : Path
-        Target folder, created if needed.
-
-    Returns
-    -------
-    list of Path
-        Paths of the extracted members, in archive order.
-
-    Raises
-    ------
-    DownloadError
-        Unsafe member (the message names it), corrupt archive, not an archive, or not enough
-        free disk space.
-    """
-    archive = Path(archive)
-    if not archive.is_file():
-        raise DataNotFoundError(f"archive {archive} does not exist")
-    dest = Path(dest_dir)
-    dest.mkdir(parents=True, exist_ok=True)
-    dest = dest.resolve()
-    if zipfile.is_zipfile(archive):
-        return _extract_zip(archive, dest)
-    if tarfile.is_tarfile(archive):
-        return _extract_tar(archive, dest)
-    raise DownloadError(f"{archive} is neither a zip nor a tar archive; delete it and download "
-                        "it again")
-
-
-def _member_target(name: str, dest: Path, archive: Path) -> Path:
-    """Path that member ``name`` would be written to; raise if it is absolute or escapes."""
-    if not name or "\x00" in name:
-        raise DownloadError(f"{archive}: member {name!r} has an empty or invalid name; refusing "
-                            "to extract the archive")
-    if name.startswith(("/", "\\")) or _WINDOWS_DRIVE.match(name):
-        raise DownloadError(f"{archive}: member {name!r} has an absolute path; refusing to "
-                            "extract the archive")
-    if ".." in re.split(r"[/\\]", name):
-        raise DownloadError(f"{archive}: member {name!r} contains a '..' component; refusing to "
-                            "extract the archive")
-    target = (dest / name).resolve()
-    if not target.is_relative_to(dest):
-        raise DownloadError(f"{archive}: member {name!r} resolves to {target}, outside {dest}; "
-                            "refusing to extract the archive")
-    return target
-
-
-def _extract_zip(archive: Path, dest: Path) -> list[Path]:
-    """Check all zip members, then extract them."""
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            infos = zf.infolist()
-            for info in infos:
-                _member_target(info.filename, dest, archive)
-                if stat.S_ISLNK(info.external_attr >> 16):
-                    raise DownloadError(f"{archive}: member {info.filename!r} is a symbolic "
-                                        "link; ealstm does not extract links from zip archives")
-            _check_free_space(dest, sum(i.file_size for i in infos), f"extracting {archive}")
-            return [Path(zf.extract(info, dest)) for info in infos]
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise DownloadError(f"{archive} is corrupt ({exc}); delete it and download it "
-                            "again") from exc
-
-
-def _extract_tar(archive: Path, dest: Path) -> list[Path]:
-    """Check all tar members, then extract them (``filter="data"`` where available)."""
-    try:
-        with tarfile.open(archive) as tar:
-            members = tar.getmembers()
-            _check_tar_members(members, dest, archive)
-            size = sum(m.size for m in members if m.isreg())
-            _check_free_space(dest, size, f"extracting {archive}")
-            _extract_tar_members(tar, members, dest, archive)
-    except (tarfile.ReadError, tarfile.CompressionError, tarfile.ExtractError, zlib.error,
-            EOFError) as exc:
-        raise DownloadError(f"{archive} is corrupt or truncated ({exc}); delete it and download "
-                            "it again") from exc
-    return [dest / _normalise_name(m.name) for m in members if _normalise_name(m.name)]
-
-
-def _extract_tar_members(tar: tarfile.TarFile, members: list[tarfile.TarInfo], dest: Path,
-                         archive: Path) -> None:
-    """Extract checked members; Python's ``data`` filter re-checks each one on the way."""
-    if _HAS_DATA_FILTER:
-        try:
-            tar.extractall(dest, members=members, filter="data")
-        except tarfile.FilterError as exc:
-            member = getattr(exc, "tarinfo", None)
-            name = member.name if member is not None else "?"
-            raise DownloadError(f"{archive}: member {name!r} rejected ({exc}); refusing to "
-                                "extract the archive") from exc
-        return
-    for member in members:  # older Python: re-check against the links extracted so far
-        _member_target(member.name, dest, archive)
-        tar.extract(member, dest)
-
-
-def _check_tar_members(members: list[tarfile.TarInfo], dest: Path, archive: Path) -> None:
-    """Reject special files, escaping paths and escaping links, before extracting anything."""
-    links = {_normalise_name(m.name): m.linkname for m in members if m.issym()}
-    for member in members:
-        name = member.name
-        _member_target(name, dest, archive)
-        if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
-            raise DownloadError(f"{archive}: member {name!r} is a device, FIFO or other special "
-                                "file; refusing to extract the archive")
-        parent = _normalise_name(name).split("/")[:-1]
-        if _resolve_in_archive(parent, links) is None:
-            raise DownloadError(f"{archive}: member {name!r} is written through a link that "
-                                "points outside the target folder; refusing to extract")
-        if member.issym() or member.islnk():
-            _check_link(member, parent, links, dest, archive)
-
-
-def _check_link(member: tarfile.TarInfo, parent: list[str], links: Mapping[str, str],
-                dest: Path, archive: Path) -> None:
-    """Reject a symbolic or hard link whose target lies outside ``dest``."""
-    kind = "symbolic link" if member.issym() else "hard link"
-    target = member.linkname
-    base = parent if member.issym() else []  # hard links are relative to the archive root
-    escapes = (not target or target.startswith(("/", "\\")) or _WINDOWS_DRIVE.match(target)
-               or _resolve_in_archive(base + re.split(r"[/\\]", target), links) is None)
-    if not escapes:
-        on_disk = (dest.joinpath(*base) / target).resolve()
-        escapes = not on_disk.is_relative_to(dest)
-    if escapes:
-        raise DownloadError(f"{archive}: member {member.name!r} is a {kind} to {target!r}, "
-                            "outside the target folder; refusing to extract the archive")
-
-
-def _normalise_name(name: str) -> str:
-    """``"./a//b/"`` -> ``"a/b"``: the archive-relative path of a member."""
-    return "/".join(p for p in name.replace("\\", "/").split("/") if p not in ("", "."))
-
-
-def _resolve_in_archive(parts: list[str], links: Mapping[str, str],
-                        depth: int = 0) -> list[str] | None:
-    """Resolve path components against the archive's own symbolic links.
-
-    Returns the resolved components relative to the archive root, or ``None`` when the path
-    leaves the root (or the links loop).
-    """
-    if depth > _MAX_LINK_DEPTH:
-        return None
-    out: list[str] = []
-    for part in parts:
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not out:
-                return None
-            out.pop()
-            continue
-        out.append(part)
-        target = links.get("/".join(out))
-        if target is not None:
-            if target.startswith(("/", "\\")) or _WINDOWS_DRIVE.match(target):
-                return None
-            resolved = _resolve_in_archive(out[:-1] + re.split(r"[/\\]", target), links,
-                                           depth + 1)
-            if resolved is None:
-                return None
-            out = resolved
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# download_dataset
-# --------------------------------------------------------------------------------------------
 
 def get_source(name: str) -> DataSource:
     """Return ``SOURCES[name]`` or raise ``ConfigError`` listing the choices."""
@@ -664,7 +260,7 @@ def _expected_digests(source: DataSource, overrides: Mapping[str, str]) -> dict[
                           f"choose from {names}")
     expected = {f.filename: f.sha256 for f in source.files}
     expected.update(overrides)
-    return {k: _normalise_digest(v, f"sha256 of {k}") if v else None
+    return {k: normalise_digest(v, f"sha256 of {k}") if v else None
             for k, v in expected.items()}
 
 
@@ -711,16 +307,16 @@ def _install(spec: RemoteFile, data_dir: Path, downloads: Path, expected: str | 
 def _obtain(url: str, path: Path, expected: str | None, progress: bool) -> str:
     """Reuse ``path`` if complete (and matching ``expected``), else download it."""
     if path.is_file():
-        digest = _sha256_of(path).hexdigest()
+        digest = sha256_of(path).hexdigest()
         if expected is None or digest == expected:
             log.info("%s already downloaded", path)
             if expected is None:
-                _warn_unverified(url, digest)
+                warn_unverified(url, digest)
             return digest
         log.warning("%s does not have the expected sha256 (%s != %s); downloading it again",
                     path, digest, expected)
         path.unlink()
-    return _fetch(url, path, expected, progress)
+    return fetch_file(url, path, expected, progress)
 
 
 def _install_archive(archive: Path, spec: RemoteFile, target: Path, work_dir: Path) -> None:

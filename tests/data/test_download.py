@@ -17,8 +17,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ealstm.data import archives
 from ealstm.data import download as dl
-from ealstm.data.download import DownloadError, download_dataset, download_file, extract_archive
+from ealstm.data.archives import extract_archive
+from ealstm.data.download import download_dataset
+from ealstm.data.fetch import DownloadError, download_file
 from ealstm.errors import ConfigError, EalstmError
 
 # --------------------------------------------------------------------------------------------
@@ -180,7 +183,7 @@ def test_malformed_checksum_is_a_config_error(tmp_path: Path) -> None:
 def test_unverified_download_logs_digest(server: LocalServer, tmp_path: Path,
                                          caplog: pytest.LogCaptureFixture) -> None:
     url = server.add("/plain.bin", PAYLOAD)
-    with caplog.at_level(logging.WARNING, logger="ealstm.data.download"):
+    with caplog.at_level(logging.WARNING, logger="ealstm.data.fetch"):
         download_file(url, tmp_path / "plain.bin", progress=False)
     assert sha(PAYLOAD) in caplog.text and "NOT verified" in caplog.text
 
@@ -263,7 +266,7 @@ def test_extract_zip_and_tar(tmp_path: Path) -> None:
 
 def test_extract_tar_without_data_filter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Older Pythons (no tarfile.data_filter) use the member-by-member fallback."""
-    monkeypatch.setattr(dl, "_HAS_DATA_FILTER", False)
+    monkeypatch.setattr(archives, "_HAS_DATA_FILTER", False)
     archive = tmp_path / "ok.tar.gz"
     archive.write_bytes(tar_bytes([("top/sub/b.txt", b"B"), link("top/alias", "sub")]))
     extract_archive(archive, tmp_path / "t")
@@ -412,7 +415,7 @@ def test_download_camels_us_end_to_end(server: LocalServer, tmp_path: Path,
     source = _serve_source(server, dl.SOURCES["camels-us"], camels_like,
                            {archive: sha(camels_like[archive])})
     monkeypatch.setitem(dl.SOURCES, "camels-us", source)
-    with caplog.at_level(logging.WARNING, logger="ealstm.data.download"):
+    with caplog.at_level(logging.WARNING, logger="ealstm.data.fetch"):
         data_dir = download_dataset("camels-us", tmp_path / "data", progress=False)
 
     assert data_dir == tmp_path / "data" / "camels_us"
