@@ -1,6 +1,7 @@
 """The CUDA path: models, training, evaluation and the gradient analyses on a GPU equal the CPU.
 
-Skipped without a CUDA device (CI has none); run on a GPU machine with ``pytest tests/test_cuda.py``.
+Skipped without a CUDA device (CI has none); run on a GPU machine with
+``pytest tests/test_cuda.py`` (or ``bash benchmarks/gpu_check.sh OUT``).
 """
 
 from __future__ import annotations
