@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--ratio", type=float, default=20.0,
                    help="seq-to-seq epochs = the most within seq2one compute / ratio")
     p.add_argument("--set", action="append", default=[], help="override for both arms")
+    p.add_argument("--note", default="", help="text for the results file (e.g. where runs ran)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "seq2seq")
     return p.parse_args()
 
@@ -102,6 +104,17 @@ def _train_basin_years(cfg) -> float:
     return with_data * days / 365.25
 
 
+def _argv() -> str:
+    """This call's arguments without ``--note``, quoted for a shell."""
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip or arg == "--note" or arg.startswith("--note="):
+            skip = arg == "--note"
+            continue
+        argv.append(arg)
+    return shlex.join(argv)
+
+
 def report(results: dict, args: argparse.Namespace) -> None:
     s2o, s2s = results["seq2one"], results["seq2seq"]
     results["ratios"] = {
@@ -131,8 +144,8 @@ def report(results: dict, args: argparse.Namespace) -> None:
             f"* training wall time seq2one / seq2seq: "
             f"{ratio['train_time_seq2one_over_seq2seq']:.1f}x (shared machine: noisy)\n"
             f"* median NSE seq2seq - seq2one: {ratio['median_nse_seq2seq_minus_seq2one']:+.3f}\n"
-            f"\nReproduce: `.venv/bin/python benchmarks/bench_seq2seq.py "
-            f"{' '.join(sys.argv[1:])}`\n")
+            + (f"\n{args.note}\n" if args.note else "")
+            + f"\nReproduce: `.venv/bin/python benchmarks/bench_seq2seq.py {_argv()}`\n")
     write_text(args.out.with_suffix(".md"), text)
     print(text)
 

@@ -161,7 +161,8 @@ def report(rows: list[dict], budget: float, args: argparse.Namespace) -> None:
             f"{args.ratio:g}).\n\n" + markdown_table(table[cols], index=False) +
             f"\n\nChosen: `{table.iloc[0]['name']}`.\n\nReproduce: `.venv/bin/python "
             f"benchmarks/select_seq2seq.py --s2o-run {args.s2o_run} --ratio {args.ratio:g} "
-            f"--workers {args.workers} --candidates {' '.join(table['name'])} --out "
+            f"--workers {args.workers} --threads {args.threads} --runs-dir "
+            f"{_relative(args.runs_dir)} --candidates {' '.join(table['name'])} --out "
             f"{_relative(args.out)}`\n")
     write_text(args.out.with_suffix(".md"), text)
     print(text)
