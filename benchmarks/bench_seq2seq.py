@@ -40,6 +40,7 @@ from select_seq2seq import (  # noqa: E402
     epochs_for_budget,
     overrides,
     reference_steps,
+    training_cost,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,9 +85,7 @@ def measure(run_dir: Path) -> dict:
         "run_dir": str(run_dir), "seq_length": cfg.data.seq_length,
         "predict_last_n": cfg.train.predict_last_n, "epochs": int(log["epoch"].max()),
         "batch_size": cfg.train.batch_size,
-        "train_seconds": float(log["seconds"].sum()),
-        "train_lstm_steps": int((log["n_samples"] * cfg.data.seq_length).sum()),
-        "gradient_steps": int((-(-log["n_samples"] // cfg.train.batch_size)).sum()),
+        **training_cost(run_dir),
         "seconds_per_epoch_per_basin_year": float(log["seconds"].mean() / basin_years),
         "eval_seconds": eval_s, "median_nse": result.summary["median"],
         "mean_nse": result.summary["mean"], "n_nse_le_0": result.summary["n_nse_le_0"],

@@ -119,9 +119,7 @@ def run_candidate(config: Path, cand: Candidate, epochs: int, runs_dir: Path,
         train(cfg, resume=(cfg.run_dir / "checkpoints").is_dir(), progress=False)
     result = evaluate_run(cfg.run_dir, "validation")
     log = pd.read_csv(cfg.run_dir / "train_log.csv")
-    return {**asdict(cand), "name": cand.name, "epochs": epochs,
-            "gradient_steps": int((-(-log["n_samples"] // cand.batch_size)).sum()),
-            "train_seconds": float(log["seconds"].sum()),
+    return {**asdict(cand), "name": cand.name, "epochs": epochs, **training_cost(cfg.run_dir),
             "wall_seconds": time.perf_counter() - start,
             "final_train_loss": float(log["train_loss"].iloc[-1]),
             "median_nse_validation": result.summary["median"],
@@ -142,10 +140,18 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def reference_steps(run_dir: Path) -> int:
-    """LSTM steps (samples x window) the sequence-to-one reference run trained for."""
+def training_cost(run_dir: Path) -> dict[str, float]:
+    """LSTM steps (samples x window), gradient steps and seconds a run trained for."""
+    cfg = load_run_config(run_dir)
     log = pd.read_csv(run_dir / "train_log.csv")
-    return int((log["n_samples"] * load_run_config(run_dir).data.seq_length).sum())
+    return {"train_lstm_steps": int((log["n_samples"] * cfg.data.seq_length).sum()),
+            "gradient_steps": int((-(-log["n_samples"] // cfg.train.batch_size)).sum()),
+            "train_seconds": float(log["seconds"].sum())}
+
+
+def reference_steps(run_dir: Path) -> int:
+    """LSTM steps the sequence-to-one reference run trained for."""
+    return training_cost(run_dir)["train_lstm_steps"]
 
 
 def report(rows: list[dict], budget: float, args: argparse.Namespace) -> None:
