@@ -30,7 +30,7 @@ from ealstm.config import load_config, load_run_config
 from ealstm.data.cache import load_basin_arrays
 from ealstm.evaluation.run import evaluate_run
 from ealstm.io import save_json, write_text
-from ealstm.report.tables import markdown_table
+from ealstm.report.markdown import markdown_table
 from ealstm.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,9 @@ into ``<experiment_dir>/report/figures/``:
 * ``nse_cdf.png`` -- CDF of the per-basin NSE of every configuration, ensemble mean (solid) and
   one single model, the first seed found (dashed), as in Fig. 3;
 * ``nse_cdf_benchmarks.png`` -- only when ``tables/table3_per_basin.csv`` exists (written with
-  Table 3 by :mod:`ealstm.report.tables`; columns ``model, basin, nse, ..., included``): the best
-  configuration against the benchmark models on their common basins (Figs. 4-5);
+  Table 3 by :func:`ealstm.report.tables.write_tables`; columns ``model, basin, nse, ...,
+  included``): the best configuration against the benchmark models on their common basins
+  (Figs. 4-5);
 * ``hydrograph_<basin>.png`` -- observed vs simulated discharge of the best configuration's
   ensemble, by default for its best, median and worst basin.
 """

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ealstm.analysis.baseflow import lyne_hollick_baseflow
+from ealstm.analysis.flow_signatures import slope_fdc_log
 from ealstm.analysis.signatures import (
     CAMELS_PERIOD,
     SIGNATURES,
     basin_signatures,
     compute_signatures,
-    lyne_hollick_baseflow,
-    slope_fdc_log,
 )
 from ealstm.data.camels_us import read_attributes, read_basin_list, read_forcings
 from ealstm.errors import BasinDataError, ConfigError, NoValidDataError

@@ -14,16 +14,10 @@ import yaml
 from ealstm.errors import BasinDataError, DataNotFoundError
 from ealstm.evaluation.metrics import METRICS, evaluate_basins, nse
 from ealstm.evaluation.stats import cohens_d, wilcoxon_test
-from ealstm.report.tables import (
-    TABLE2_COLUMNS,
-    benchmark_comparison,
-    benchmark_table,
-    find_configurations,
-    markdown_table,
-    significance_table,
-    table2,
-    write_tables,
-)
+from ealstm.report.benchmark_table import benchmark_comparison, benchmark_table
+from ealstm.report.experiment_results import find_configurations
+from ealstm.report.markdown import markdown_table
+from ealstm.report.tables import TABLE2_COLUMNS, significance_table, table2, write_tables
 
 BASINS = ["01013500", "01022500", "01030500", "01031500"]
 BROKEN = "05000000"  # fails in one member -> excluded from every table

@@ -1,0 +1,159 @@
+r"""Paper Table 3 (sect. 3.2): the experiment's models against external benchmark models.
+
+:func:`~ealstm.evaluation.benchmarks.compare_with_benchmarks` of the configurations' ensembles
+(``"<configuration> ensemble"``) and, optionally, of each seed, collapsed to one
+``"<configuration> single"`` row with mean and ``_std`` (``ddof=0``) over the seeds, against
+external simulations read with :func:`~ealstm.evaluation.benchmarks.read_simulations`. Unlike
+Table 2 (:mod:`ealstm.report.tables`), it reads the ``predictions_<period>.nc`` next to the
+metrics files and the benchmarks' simulation files, on the basins of
+:func:`~ealstm.report.experiment_results.load_experiment` that every benchmark covers.
+
+References
+----------
+.. [1] Kratzert, F. et al. (2019): Towards learning universal, regional, and local hydrological
+   behaviors via machine learning applied to large-sample datasets, HESS, 23, 5089-5110,
+   Table 3.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+
+from ealstm.errors import BasinDataError, DataNotFoundError
+from ealstm.evaluation.benchmarks import compare_with_benchmarks
+from ealstm.evaluation.benchmarks import read_simulations as read_benchmark
+from ealstm.report.experiment_results import (
+    ENSEMBLE_DIR,
+    SEED_STD_DDOF,
+    ExperimentResults,
+    load_experiment,
+)
+
+__all__ = ["benchmark_comparison", "benchmark_table"]
+
+
+def _read_predictions(run_dir: Path, period: str) -> xr.Dataset:
+    path = run_dir / f"predictions_{period}.nc"
+    if not path.is_file():
+        raise DataNotFoundError(f"predictions file {path} does not exist; evaluate the run first")
+    with xr.open_dataset(path) as ds:
+        if "qsim" not in ds.data_vars:
+            raise BasinDataError(f"{path}: no variable 'qsim' (found {sorted(ds.data_vars)})")
+        return ds[[v for v in ("qobs", "qsim") if v in ds.data_vars]].load()
+
+
+def _experiment_models(exp: ExperimentResults, single: bool
+                       ) -> tuple[xr.DataArray, dict[str, xr.DataArray], dict[str, list[str]]]:
+    """``qobs``, model name -> ``qsim`` and ``"<cfg> single"`` -> member model names."""
+    runs: dict[str, Path] = {}
+    groups: dict[str, list[str]] = {}
+    for name, r in exp.configurations.items():
+        if single:
+            members = {f"{name} seed{label}": r.directory / f"seed{label}" for label in r.seeds}
+            runs.update(members)
+            groups[f"{name} single"] = list(members)
+        if r.ensemble is not None:
+            runs[f"{name} ensemble"] = r.directory / ENSEMBLE_DIR
+    if not runs:
+        raise DataNotFoundError(f"{exp.experiment_dir}: no ensemble predictions for Table 3; "
+                                "build the ensembles or pass single=True")
+    qobs, models = None, {}
+    for model, run_dir in runs.items():
+        ds = _read_predictions(run_dir, exp.period)
+        models[model] = ds["qsim"]
+        qobs = ds["qobs"] if qobs is None and "qobs" in ds else qobs
+    if qobs is None:
+        raise BasinDataError(f"no predictions_{exp.period}.nc of {exp.experiment_dir} has qobs")
+    qobs = qobs.assign_coords(basin=[str(b) for b in qobs["basin"].values])
+    return qobs.sel(basin=exp.basins), models, groups
+
+
+def _collapse_members(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> pd.DataFrame:
+    """Replace member rows and ``beats_<member>`` columns by their mean over each group.
+
+    Statistic columns of a group row get a ``<column>_std`` (population std over members).
+    """
+    frame = table.astype("float64")
+    stats = [c for c in frame.columns if not c.startswith("beats_")]
+    for label, members in groups.items():
+        cols = [f"beats_{m}" for m in members]
+        frame[f"beats_{label}"] = frame[cols].mean(axis=1)
+        frame = frame.drop(columns=cols)
+    rows = {}
+    for label, members in groups.items():
+        rows[label] = frame.loc[members].mean(axis=0)
+        rows[label][f"beats_{label}"] = math.nan
+        spread = frame.loc[members, stats].std(axis=0, ddof=SEED_STD_DDOF)
+        rows[label] = pd.concat([rows[label], spread.add_suffix("_std")])
+    members = [m for ms in groups.values() for m in ms]
+    out = pd.concat([frame.drop(index=members), pd.DataFrame.from_dict(rows, orient="index")])
+    beats = [c for c in out.columns if c.startswith("beats_")]
+    ordered = [c for s in stats for c in ((s,) if s == "n_basins" else (s, f"{s}_std"))]
+    out = out.reindex(columns=[*ordered, *beats]).rename_axis("model")
+    return out.astype({"n_basins": "int64"})
+
+
+def benchmark_comparison(
+    experiment_dir: Path, benchmarks: Mapping[str, Path], period: str = "test",
+    configurations: Sequence[str] | None = None, single: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-basin metrics and Table 3 of the experiment against external simulations.
+
+    See :func:`benchmark_table`; also returns the per-basin metrics of
+    :func:`~ealstm.evaluation.benchmarks.compare_with_benchmarks` (members not collapsed).
+    """
+    exp = load_experiment(experiment_dir, period, configurations)
+    qobs, models, groups = _experiment_models(exp, single)
+    for name, path in benchmarks.items():
+        if name in models:
+            raise BasinDataError(f"benchmark name {name!r} clashes with an experiment model")
+        models[name] = read_benchmark(path)
+    per_basin, raw = compare_with_benchmarks(qobs, models)
+    table = _collapse_members(raw, groups)
+    order = [m for n in exp.configurations for m in (f"{n} single", f"{n} ensemble")
+             if m in table.index]
+    table = table.loc[[*order, *benchmarks]]
+    beats = [f"beats_{m}" for m in table.index]
+    table = table[[c for c in table.columns if not c.startswith("beats_")] + beats]
+    table.attrs = {**raw.attrs, "period": period,
+                   "n_excluded_experiment": len(exp.excluded)}
+    return per_basin, table
+
+
+def benchmark_table(experiment_dir: Path, benchmarks: Mapping[str, Path], period: str = "test",
+                    configurations: Sequence[str] | None = None,
+                    single: bool = True) -> pd.DataFrame:
+    """Paper Table 3: the experiment's models against benchmark models on common basins.
+
+    Parameters
+    ----------
+    experiment_dir : Path
+        Experiment directory (predictions of members and ensembles are read).
+    benchmarks : mapping of str to Path
+        Benchmark model name -> simulation file (format: :mod:`ealstm.evaluation.benchmarks`).
+    period : str, default "test"
+        Period of the experiment's predictions; the benchmarks are cut to its dates.
+    configurations : sequence of str, optional
+        Configurations to include; default all.
+    single : bool, default True
+        Also score every seed and report ``"<configuration> single"`` rows (mean over seeds,
+        ``*_std`` columns the population std); otherwise only the ensembles.
+
+    Returns
+    -------
+    pd.DataFrame
+        Index ``model`` (``"<cfg> single"``, ``"<cfg> ensemble"``, then the benchmarks);
+        columns ``n_basins``, ``nse_mean``, ``nse_median``, ``n_nse_le_0``,
+        ``<metric>_median`` of :data:`~ealstm.evaluation.benchmarks.BENCHMARK_METRICS` (each
+        with ``_std``), and ``beats_<model>``: the number of common basins where the row's NSE
+        is higher than that model's (averaged over seeds for single models; NaN on the
+        diagonal). Basins: those of
+        :func:`~ealstm.report.experiment_results.load_experiment` that every benchmark covers
+        and every model scores; ``attrs`` holds the counts.
+    """
+    return benchmark_comparison(experiment_dir, benchmarks, period, configurations, single)[1]
