@@ -63,8 +63,6 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-
-
 def run_arm(name: str, config: Path, overrides: list[str], runs_dir: Path) -> Path:
     cfg = load_config(config, [f"name={name}", f"runs_dir={runs_dir}", *overrides])
     run_dir = cfg.run_dir

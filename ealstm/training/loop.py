@@ -118,9 +118,8 @@ def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
                               "--resume to continue it or choose another `name`")
     if resume:
         _check_same_config(paths, cfg)
-        save_yaml(paths.config, cfg.to_dict())
-        return
-    paths.root.mkdir(parents=True, exist_ok=True)
+    else:
+        paths.root.mkdir(parents=True, exist_ok=True)
     save_yaml(paths.config, cfg.to_dict())
 
 
