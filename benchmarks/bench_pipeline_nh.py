@@ -109,7 +109,7 @@ from _machine import cpu_name  # noqa: E402
 from ealstm.config import PAPER_ATTRIBUTES, RunConfig, parse_config  # noqa: E402
 from ealstm.data.cache import BasinArrays, load_basin_arrays  # noqa: E402
 from ealstm.data.scaling import Scaler  # noqa: E402
-from ealstm.data.windows import SampleIndex, basin_target_std, sample_index  # noqa: E402
+from ealstm.data.windows import SampleIndex, nse_star_std, sample_index  # noqa: E402
 from ealstm.evaluation.metrics import evaluate_basins  # noqa: E402
 from ealstm.evaluation.predict import Simulation, predict_period  # noqa: E402
 from ealstm.models import build_model  # noqa: E402
@@ -321,7 +321,8 @@ def ealstm_prep(arrays: BasinArrays, cfg: RunConfig) -> EalstmData:
     scaled = scaler.transform(arrays)
     train_slice = scaled.time_slice(cfg.data.train_period)
     index = sample_index(scaled.dynamic, scaled.target, cfg.data.seq_length, train_slice)
-    q_std = torch.from_numpy(basin_target_std(scaled.target, train_slice)).float()
+    q_std = torch.tensor(nse_star_std(scaled, train_slice)["std_mm_day"].to_numpy(),
+                         dtype=torch.float32)
     return EalstmData(scaled, scaler, index, q_std)
 
 

@@ -63,9 +63,9 @@ from ealstm.data.cache import build_cache, load_basin_arrays  # noqa: E402
 from ealstm.data.demo import generate_demo_data  # noqa: E402
 from ealstm.data.windows import (  # noqa: E402
     SampleIndex,
-    basin_target_std,
     gather_batch,
     iterate_batches,
+    nse_star_std,
     sample_index,
     thin_index,
 )
@@ -220,7 +220,8 @@ def train_batches(args: argparse.Namespace, seq_length: int, n_last: int) -> dic
     train_slice = scaled.time_slice(cfg.data.period("train"))
     index = sample_index(scaled.dynamic, scaled.target, seq_length, train_slice,
                          target_window=n_last)
-    q_std = torch.from_numpy(basin_target_std(scaled.target, train_slice)).float()
+    q_std = torch.tensor(nse_star_std(scaled, train_slice)["std_mm_day"].to_numpy(),
+                         dtype=torch.float32)
     epoch_index = thin_index(index, n_last, np.random.default_rng([cfg.train.seed, 1]))
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, len(scaled.dynamic_names), len(scaled.static_names))
@@ -233,7 +234,8 @@ def train_batches(args: argparse.Namespace, seq_length: int, n_last: int) -> dic
     seconds, load0 = [], loadavg()
     for k, (basin_idx, time_idx) in enumerate(itertools.islice(batches, n_total)):
         start = time.perf_counter()
-        batch = gather_batch(scaled, basin_idx, time_idx, seq_length, n_last)
+        batch = gather_batch(scaled, basin_idx, time_idx, seq_length, n_last,
+                             target_period=train_slice)
         y_hat = model(batch.x_d, batch.x_s, predict_last_n=n_last)
         loss = loss_fn(y_hat, batch.y, q_std[batch.basin], cfg.train.nse_eps)
         optimizer.zero_grad(set_to_none=True)

@@ -235,6 +235,9 @@ class EvalConfig(_Frozen):
     #: paper's sequence-to-one evaluation; larger chunks are faster and still keep the
     #: training warm-up before every predicted day.
     chunk: int | None = Field(None, ge=1)
+    #: Set simulated discharge below 0 to 0 before scoring (also in the robustness
+    #: experiment), as the paper's code does; ``false`` keeps the model's raw output.
+    clip_negative: bool = True
 
 
 class RunConfig(_Frozen):

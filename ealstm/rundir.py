@@ -23,6 +23,11 @@ class RunPaths:
         return self.root / "scaler.json"
 
     @property
+    def nse_star_std(self) -> Path:
+        """Per-basin s(b) of the NSE* loss: ``basin, std_mm_day, n_days`` (raw discharge)."""
+        return self.root / "nse_star_std.csv"
+
+    @property
     def train_log(self) -> Path:
         """One CSV row per epoch: loss, learning rate, time, validation score."""
         return self.root / "train_log.csv"

@@ -23,6 +23,9 @@ day and, by default, the run's evaluation chunk, so that sigma = 0 reproduces th
 LSTM steps per simulated day); a larger ``chunk`` is far cheaper (``chunk = seq_length``: about
 2 steps per day) but lets the state run longer than in training, which changes the NSE
 (``meta.json`` records the mode; compare its sigma = 0 row with the evaluation).
+
+As in the evaluation (and the paper's code), negative simulated discharge is set to 0 before
+the NSE unless the run's ``evaluation.clip_negative`` is ``false``.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from ealstm.evaluation.chunked import (
     period_inputs,
     simulate_chunked,
 )
-from ealstm.evaluation.predict import Simulation
+from ealstm.evaluation.predict import Simulation, to_discharge
 from ealstm.evaluation.run import TrainedRun, load_run
 from ealstm.io import atomic_path, save_csv, save_json, save_netcdf
 
@@ -179,7 +182,8 @@ def _simulate_group(run: TrainedRun, x_d: torch.Tensor, x_s: np.ndarray, warmup:
                     chunk: int, batch_steps: int) -> np.ndarray:
     """Discharge in mm/day ``[row, day]`` of rows sharing their basin's inputs ``x_d``."""
     sim = simulate_chunked(run.model, x_d, torch.from_numpy(x_s), warmup, chunk, batch_steps)
-    return run.scaler.unscale_target(sim[:, warmup:].cpu().numpy())
+    return to_discharge(run.scaler, sim[:, warmup:].cpu().numpy(),
+                        run.cfg.evaluation.clip_negative)
 
 
 def _nse_array(run: TrainedRun, period: str, sigmas: tuple[float, ...], n_draws: int,
@@ -188,7 +192,7 @@ def _nse_array(run: TrainedRun, period: str, sigmas: tuple[float, ...], n_draws:
     scaled, warmup = run.scaled, Simulation.of(run.cfg).warmup
     time_slice = scaled.time_slice(run.cfg.data.period(period))
     x_d = period_inputs(scaled.dynamic, time_slice, warmup)
-    obs = run.scaler.unscale_target(scaled.target[:, time_slice])
+    obs = scaled.observed[:, time_slice]
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(x_d.shape[0])]
     rows = 1 + len(sigmas) * n_draws
     nse = np.full((1 + len(sigmas), n_draws, x_d.shape[0]), np.nan)

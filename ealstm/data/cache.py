@@ -61,6 +61,11 @@ class BasinArrays:
     coverage
         Optional frame indexed by basin with the first and last day of valid forcings and
         streamflow in the raw files (:data:`COVERAGE_COLUMNS`); used in error messages.
+    target_raw
+        Optional float32 ``[basin, time]`` discharge in mm/day exactly as read, kept by
+        :meth:`~ealstm.data.scaling.Scaler.transform` next to the standardised ``target``: the
+        observations written to ``predictions_*.nc`` and the NSE* standard deviations come from
+        it, never from ``target`` scaled back (float32 round trips turn zero flow into -6.7e-8).
     """
 
     basins: tuple[str, ...]
@@ -71,6 +76,7 @@ class BasinArrays:
     dynamic_names: tuple[str, ...]
     static_names: tuple[str, ...]
     coverage: pd.DataFrame | None = None
+    target_raw: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_basins, n_dates = len(self.basins), len(self.dates)
@@ -79,6 +85,8 @@ class BasinArrays:
             "target": (n_basins, n_dates),
             "static": (n_basins, len(self.static_names)),
         }
+        if self.target_raw is not None:
+            expected["target_raw"] = (n_basins, n_dates)
         for name, shape in expected.items():
             if getattr(self, name).shape != shape:
                 raise BasinDataError(f"BasinArrays.{name} has shape {getattr(self, name).shape}, "
@@ -120,7 +128,14 @@ class BasinArrays:
         return dataclasses.replace(
             self, basins=basins, dynamic=np.ascontiguousarray(self.dynamic[rows]),
             target=np.ascontiguousarray(self.target[rows]),
-            static=np.ascontiguousarray(self.static[rows]), coverage=coverage)
+            static=np.ascontiguousarray(self.static[rows]), coverage=coverage,
+            target_raw=None if self.target_raw is None
+            else np.ascontiguousarray(self.target_raw[rows]))
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Discharge in mm/day as read: ``target_raw`` when scaled, else ``target`` itself."""
+        return self.target if self.target_raw is None else self.target_raw
 
 
 def load_basin_arrays(cfg: DataConfig) -> BasinArrays:

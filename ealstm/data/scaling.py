@@ -82,6 +82,8 @@ class Scaler:
     def transform(self, arrays: BasinArrays) -> BasinArrays:
         """Return a standardised float32 copy of ``arrays`` (inputs, attributes and target).
 
+        The raw discharge is kept unchanged as ``target_raw`` of the copy.
+
         Raises
         ------
         ConfigError
@@ -95,7 +97,7 @@ class Scaler:
             arrays,
             dynamic=_standardise(arrays.dynamic, self.dynamic_mean, self.dynamic_std),
             static=_standardise(arrays.static, self.static_mean, self.static_std),
-            target=self.scale_target(arrays.target))
+            target=self.scale_target(arrays.target), target_raw=arrays.target)
 
     def scale_target(self, q: np.ndarray) -> np.ndarray:
         """Discharge in mm/day -> standardised target (float32, NaN stays NaN)."""

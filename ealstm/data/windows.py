@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ealstm.data.cache import BasinArrays
@@ -73,8 +74,9 @@ def sample_index(dynamic: np.ndarray, target: np.ndarray, seq_length: int, time_
 
     A candidate is valid when its window lies inside the array, every input in it is finite
     and, if ``require_target``, at least one of the targets ``target[b, t - target_window + 1 :
-    t + 1]`` is finite (``target_window = 1``: the last day's, sequence-to-one). Counts of bad
-    days come from cumulative sums along time, so the cost is O(basin * time).
+    t + 1]`` that lie inside ``time_slice`` is finite (``target_window = 1``: the last day's,
+    sequence-to-one). Targets before the period never count: :func:`gather_batch` masks them.
+    Counts of bad days come from cumulative sums along time, so the cost is O(basin * time).
 
     Parameters
     ----------
@@ -109,7 +111,8 @@ def sample_index(dynamic: np.ndarray, target: np.ndarray, seq_length: int, time_
     np.cumsum(bad, axis=1, out=n_bad[:, 1:])
     ends = np.arange(first, stop)
     input_ok = (n_bad[:, ends + 1] - n_bad[:, ends + 1 - seq_length]) == 0
-    valid = input_ok & _has_target(target, ends, target_window) if require_target else input_ok
+    valid = (input_ok & _has_target(target, ends, target_window, start) if require_target
+             else input_ok)
     basin, offset = np.nonzero(valid)
     n_missing_input = int((~input_ok).sum())
     return SampleIndex(
@@ -118,13 +121,18 @@ def sample_index(dynamic: np.ndarray, target: np.ndarray, seq_length: int, time_
         n_dropped_missing_target=int(input_ok.sum() - valid.sum()))
 
 
-def _has_target(target: np.ndarray, ends: np.ndarray, target_window: int) -> np.ndarray:
-    """Tell per ``[basin, end]`` whether a target of the last ``target_window`` days is finite."""
+def _has_target(target: np.ndarray, ends: np.ndarray, target_window: int,
+                period_start: int = 0) -> np.ndarray:
+    """Tell per ``[basin, end]`` whether a target of the last ``target_window`` days is finite.
+
+    Only days at or after ``period_start`` count (``ends`` lie at or after it).
+    """
     if target_window == 1:
         return np.isfinite(target[:, ends])
     finite = np.zeros((target.shape[0], target.shape[1] + 1), dtype=np.int32)
     np.cumsum(np.isfinite(target), axis=1, out=finite[:, 1:])
-    return (finite[:, ends + 1] - finite[:, np.maximum(ends + 1 - target_window, 0)]) > 0
+    first = np.maximum(ends + 1 - target_window, max(period_start, 0))
+    return (finite[:, ends + 1] - finite[:, first]) > 0
 
 
 def thin_index(index: SampleIndex, every: int, rng: np.random.Generator) -> SampleIndex:
@@ -153,7 +161,8 @@ def _check_shapes(dynamic: np.ndarray, target: np.ndarray, seq_length: int) -> t
 
 
 def gather_batch(arrays: BasinArrays, basin_idx: np.ndarray, time_idx: np.ndarray,
-                 seq_length: int, predict_last_n: int = 1) -> Batch:
+                 seq_length: int, predict_last_n: int = 1,
+                 target_period: slice | None = None) -> Batch:
     """Cut the windows of the samples ``(basin_idx[i], time_idx[i])`` out of ``arrays``.
 
     Parameters
@@ -166,6 +175,11 @@ def gather_batch(arrays: BasinArrays, basin_idx: np.ndarray, time_idx: np.ndarra
         Window length in days.
     predict_last_n
         Number of last days of each window whose targets are returned.
+    target_period
+        Time indices (step 1) whose targets may enter the loss, e.g. the training period:
+        targets of days outside it are returned as NaN, so that no observation of another
+        period is trained on (a sequence-to-sequence window ending early in the period predicts
+        days before its start). Input days are never masked: earlier days are warm-up.
 
     Returns
     -------
@@ -187,13 +201,15 @@ def gather_batch(arrays: BasinArrays, basin_idx: np.ndarray, time_idx: np.ndarra
                          f"{time_idx.min()}..{time_idx.max()} do not lie in [0, {n_times})")
     days = time_idx[:, None] + np.arange(1 - seq_length, 1, dtype=np.int64)  # [batch, seq]
     x_d = arrays.dynamic[basin_idx[:, None], days]
+    target_days = days[:, seq_length - predict_last_n:]
+    y = np.array(arrays.target[basin_idx[:, None], target_days], dtype=np.float32)
+    if target_period is not None:
+        start, stop, _ = target_period.indices(n_times)
+        y[(target_days < start) | (target_days >= stop)] = np.nan
     return Batch(
         x_d=torch.from_numpy(np.ascontiguousarray(x_d, dtype=np.float32)),
         x_s=torch.from_numpy(np.ascontiguousarray(arrays.static[basin_idx], dtype=np.float32)),
-        y=torch.from_numpy(np.ascontiguousarray(
-            arrays.target[basin_idx[:, None], days[:, seq_length - predict_last_n:]],
-            dtype=np.float32)),
-        basin=torch.from_numpy(basin_idx.copy()))
+        y=torch.from_numpy(y), basin=torch.from_numpy(basin_idx.copy()))
 
 
 def iterate_batches(
@@ -224,14 +240,52 @@ def iterate_batches(
         yield index.basin[chosen], index.time[chosen]
 
 
+def nse_star_std(arrays: BasinArrays, time_slice: slice,
+                 index: SampleIndex | None = None) -> pd.DataFrame:
+    r"""Compute the per-basin :math:`s(b)` of NSE* (Kratzert et al. 2019, eq. 13).
+
+    :math:`s(b)` is the population standard deviation of the basin's *raw* discharge in mm/day
+    (``arrays.observed``, never the standardised target) over the finite days of the training
+    period, as in the paper's code; the loss adds :math:`\epsilon` to it and weights the
+    squared errors of the *standardised* target by :math:`1 / (s(b) + \epsilon)^2`. Every
+    training path (runs, tuning folds, experiment members, ungauged folds) takes it from here.
+
+    Parameters
+    ----------
+    arrays
+        Arrays of the training basins (scaled or not; the raw discharge is used).
+    time_slice
+        The training period, e.g. ``arrays.time_slice(cfg.data.train_period)``.
+    index
+        Training samples; a basin in it without any finite target raises.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``basin``; columns ``std_mm_day`` (float64, 0 for a basin without data) and
+        ``n_days`` (finite days it was computed from).
+
+    Raises
+    ------
+    NoValidDataError
+        If a basin with samples in ``index`` has no finite discharge in ``time_slice``.
+    """
+    std = basin_target_std(arrays.observed, time_slice, index, arrays.basins)
+    n_days = np.isfinite(np.asarray(arrays.observed)[:, time_slice]).sum(axis=1)
+    return pd.DataFrame({"std_mm_day": std.astype(np.float64), "n_days": n_days.astype(np.int64)},
+                        index=pd.Index(list(arrays.basins), name="basin"))
+
+
 def basin_target_std(target: np.ndarray, time_slice: slice, index: SampleIndex | None = None,
                      basins: Sequence[str] | None = None) -> np.ndarray:
-    """Compute the std of each basin's target in ``time_slice`` (for NSE*, eq. 13).
+    """Compute the population std of each basin's target in ``time_slice``.
+
+    For the NSE* weights use :func:`nse_star_std`, which passes the raw discharge.
 
     Parameters
     ----------
     target
-        ``[basin, time]`` target, in the units the loss sees.
+        ``[basin, time]`` target.
     time_slice
         The training period, e.g. ``arrays.time_slice(cfg.train_period)``.
     index
@@ -242,7 +296,7 @@ def basin_target_std(target: np.ndarray, time_slice: slice, index: SampleIndex |
     Returns
     -------
     np.ndarray
-        float32 ``[basin]`` population std over the finite values; 0 for basins without any
+        float64 ``[basin]`` population std over the finite values; 0 for basins without any
         (they have no training samples).
 
     Raises
@@ -265,4 +319,4 @@ def basin_target_std(target: np.ndarray, time_slice: slice, index: SampleIndex |
                                    "training period, so NSE* has no standard deviation for them")
     if empty.size:
         log.debug("%d basins have no finite target in the period; their std is 0", empty.size)
-    return np.sqrt(var).astype(np.float32)
+    return np.sqrt(var)

@@ -8,6 +8,10 @@ sequence-to-one model this is exactly the paper's evaluation (one 270-day window
 larger chunks cost ~``(warmup + chunk) / chunk`` steps per day instead of ``seq_length``.
 Days whose input sequence holds a missing value get ``qsim = NaN`` (masked by the metrics);
 they are counted, never filled.
+
+Negative simulations are set to 0 mm/day before they are stored and scored, as the paper's code
+does (``evaluation.clip_negative``, default ``true``; ``false`` keeps the raw output). ``qobs``
+is the discharge exactly as read (``BasinArrays.observed``), not the target scaled back.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class Simulation:
         Sequences per forward pass at ``seq_length`` steps (scaled for other lengths).
     use_static
         Feed the static attributes to the model.
+    clip_negative
+        Set simulated discharge below 0 mm/day to 0 (:func:`to_discharge`).
     """
 
     seq_length: int
@@ -47,13 +53,15 @@ class Simulation:
     chunk: int = 1
     batch_size: int = 1024
     use_static: bool = True
+    clip_negative: bool = True
 
     @classmethod
     def of(cls, cfg: RunConfig) -> Simulation:
         """Build a run's settings: its window and evaluation chunk (default: predict_last_n)."""
         n_last = cfg.train.predict_last_n
         return cls(cfg.data.seq_length, n_last, cfg.evaluation.chunk or n_last,
-                   cfg.evaluation.batch_size, cfg.model.use_static)
+                   cfg.evaluation.batch_size, cfg.model.use_static,
+                   cfg.evaluation.clip_negative)
 
     @property
     def warmup(self) -> int:
@@ -81,6 +89,16 @@ def simulate(model: nn.Module, scaled: BasinArrays, time_slice: slice, how: Simu
     return out[:, how.warmup:].float().cpu().numpy()
 
 
+def to_discharge(scaler: Scaler, out: np.ndarray, clip_negative: bool) -> np.ndarray:
+    """Model output (scaled units) -> simulated discharge in mm/day, float32.
+
+    With ``clip_negative`` values below 0 become 0 (the paper's code does this before scoring);
+    NaN stays NaN.
+    """
+    qsim = scaler.unscale_target(out)
+    return np.maximum(qsim, np.float32(0.0)) if clip_negative else qsim
+
+
 def predict_period(model: nn.Module, scaled: BasinArrays, scaler: Scaler, period: Period,
                    how: Simulation, device: torch.device | None = None) -> xr.Dataset:
     """Observed and simulated discharge in mm/day for ``period``.
@@ -88,11 +106,12 @@ def predict_period(model: nn.Module, scaled: BasinArrays, scaler: Scaler, period
     Returns
     -------
     xarray.Dataset
-        ``qobs`` and ``qsim`` over ``basin`` x ``date``, in mm/day.
+        ``qobs`` (as read, bit for bit) and ``qsim`` over ``basin`` x ``date``, in mm/day.
     """
     time_slice = scaled.time_slice(period)
-    qsim = scaler.unscale_target(simulate(model, scaled, time_slice, how, device))
-    qobs = scaler.unscale_target(scaled.target[:, time_slice])
+    qsim = to_discharge(scaler, simulate(model, scaled, time_slice, how, device),
+                        how.clip_negative)
+    qobs = scaled.observed[:, time_slice]
     coords = {"basin": list(scaled.basins), "date": scaled.dates[time_slice]}
     attrs = {"units": "mm/day"}
     return xr.Dataset(
@@ -100,5 +119,6 @@ def predict_period(model: nn.Module, scaled: BasinArrays, scaler: Scaler, period
          "qsim": (("basin", "date"), qsim.astype(np.float32), attrs)},
         coords=coords,
         attrs={"period_start": str(period.start), "period_end": str(period.end),
-               "warmup_days": how.warmup, "chunk_days": how.chunk},
+               "warmup_days": how.warmup, "chunk_days": how.chunk,
+               "clip_negative": int(how.clip_negative)},
     )

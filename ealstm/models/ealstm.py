@@ -90,8 +90,10 @@ class EALSTM(nn.Module):
     def reset_parameters(self) -> None:
         """Initialise as the paper's code: orthogonal input/static weights, identity ``U``.
 
-        Biases are zero except the forget gate's, which is ``initial_forget_bias``; the head
-        keeps PyTorch's default initialisation.
+        ``weight_ih`` (all three gates) is one orthogonal matrix, ``W_i`` another; biases are
+        zero except the forget gate's, which is ``initial_forget_bias``; the head keeps
+        PyTorch's default initialisation. Upper ``nn.LSTM`` layers: see
+        :func:`~ealstm.models.lstm.init_torch_lstm_`.
         """
         init_gate_weights_(self.weight_ih, self.weight_hh, n_gates=3)
         with torch.no_grad():

@@ -61,7 +61,9 @@ def init_gate_weights_(
 ) -> None:
     """Initialise gate weights in place as the paper's code does.
 
-    Each gate's input block is orthogonal and each gate's recurrent block is the identity.
+    The whole input weight matrix (all gates together) is ONE orthogonal matrix, and each
+    gate's recurrent block is the identity. (Orthogonal blocks per gate would make every input
+    column ``sqrt(n_gates)`` times longer: 2x for the LSTM, 1.7x for the EA-LSTM.)
 
     Parameters
     ----------
@@ -77,8 +79,7 @@ def init_gate_weights_(
         raise ValueError(f"gate weights must have {n_gates}*{hidden} rows, got "
                          f"{weight_ih.shape[0]} and {weight_hh.shape[0]}")
     with torch.no_grad():
-        for block in weight_ih.split(hidden, dim=0):
-            nn.init.orthogonal_(block)
+        nn.init.orthogonal_(weight_ih)
         eye = torch.eye(hidden, dtype=weight_hh.dtype, device=weight_hh.device)
         weight_hh.copy_(eye.repeat(n_gates, 1))
 
@@ -86,8 +87,11 @@ def init_gate_weights_(
 def init_torch_lstm_(lstm: nn.LSTM, initial_forget_bias: float) -> None:
     """Initialise every layer of an ``nn.LSTM`` (gate order i, f, g, o) in place.
 
-    Input weights orthogonal per gate, recurrent weights identity per gate, biases zero except
-    the forget gate's ``bias_ih`` block, which is ``initial_forget_bias``.
+    Input weights one orthogonal matrix, recurrent weights identity per gate. The paper's LSTM
+    has ONE bias vector; ``nn.LSTM`` adds two (``bias_ih + bias_hh``), which doubles the step
+    size of the effective bias under Adam. So ``bias_ih`` is the bias (zero except the forget
+    gate's block, ``initial_forget_bias``) and ``bias_hh`` is fixed at zero
+    (``requires_grad=False``); both stay in the ``state_dict``, so checkpoints keep their keys.
     """
     hidden = lstm.hidden_size
     for layer in range(lstm.num_layers):
@@ -97,7 +101,9 @@ def init_torch_lstm_(lstm: nn.LSTM, initial_forget_bias: float) -> None:
             bias_ih = getattr(lstm, f"bias_ih_l{layer}")
             bias_ih.zero_()
             bias_ih[hidden:2 * hidden] = initial_forget_bias
-            getattr(lstm, f"bias_hh_l{layer}").zero_()
+            bias_hh = getattr(lstm, f"bias_hh_l{layer}")
+            bias_hh.zero_()
+            bias_hh.requires_grad_(False)
 
 
 class LSTM(nn.Module):

@@ -29,16 +29,16 @@ from ealstm.data.cache import BasinArrays, load_basin_arrays
 from ealstm.data.scaling import Scaler
 from ealstm.data.windows import (
     SampleIndex,
-    basin_target_std,
     gather_batch,
     iterate_batches,
+    nse_star_std,
     sample_index,
     thin_index,
 )
 from ealstm.errors import CheckpointError, NoValidDataError
 from ealstm.evaluation.metrics import METRICS
-from ealstm.evaluation.predict import Simulation, simulate
-from ealstm.io import load_json, save_json, save_yaml
+from ealstm.evaluation.predict import Simulation, simulate, to_discharge
+from ealstm.io import load_json, save_csv, save_json, save_yaml
 from ealstm.models import build_model
 from ealstm.rundir import RunPaths
 from ealstm.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -89,7 +89,7 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     save_json(paths.scaler, scaler.to_dict())
     train_slice = scaled.time_slice(cfg.data.train_period)
     index = _training_index(scaled, cfg, train_slice)
-    q_std = torch.from_numpy(basin_target_std(scaled.target, train_slice)).float()
+    q_std = _loss_std(paths, scaled, train_slice, index)
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, len(scaled.dynamic_names), n_static_inputs(cfg, scaled))
     model.to(device)
@@ -97,7 +97,8 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     start = _restore(paths, model, optimizer) + 1 if resume else 1
     epoch_log = EpochLog(paths, keep_before=start)
     for epoch in range(start, cfg.train.epochs + 1):
-        row = _run_epoch(model, optimizer, scaled, index, q_std, cfg, epoch, device, progress)
+        row = _run_epoch(model, optimizer, scaled, index, q_std, cfg, epoch, device, progress,
+                         target_period=train_slice)
         if cfg.train.validate_every and epoch % cfg.train.validate_every == 0:
             row["val_median_nse"] = validation_median_nse(model, scaled, scaler, cfg, device)
         epoch_log.append(row)
@@ -158,6 +159,17 @@ def _training_index(scaled: BasinArrays, cfg: RunConfig, train_slice: slice) -> 
     return index
 
 
+def _loss_std(paths: RunPaths, scaled: BasinArrays, train_slice: slice,
+              index: SampleIndex) -> torch.Tensor:
+    """Return the NSE* ``s(b)`` per basin row (raw mm/day, eq. 13); save ``nse_star_std.csv``.
+
+    Written for every loss, so that a user can check the weights NSE* uses (or would use).
+    """
+    table = nse_star_std(scaled, train_slice, index)
+    save_csv(paths.nse_star_std, table)
+    return torch.tensor(table["std_mm_day"].to_numpy(), dtype=torch.float32)
+
+
 def _restore(paths: RunPaths, model: nn.Module, optimizer: torch.optim.Optimizer) -> int:
     """Load the latest checkpoint into ``model`` and ``optimizer``; return its epoch."""
     state = load_checkpoint(paths.root)
@@ -176,8 +188,12 @@ def _checkpoint_state(model: nn.Module, optimizer: torch.optim.Optimizer, cfg: R
 
 def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: BasinArrays,
                index: SampleIndex, q_std: torch.Tensor, cfg: RunConfig, epoch: int,
-               device: torch.device, progress: bool) -> dict:
-    """One pass over the shuffled training samples; returns the epoch's log row."""
+               device: torch.device, progress: bool, target_period: slice | None = None) -> dict:
+    """One pass over the shuffled training samples; returns the epoch's log row.
+
+    Targets outside ``target_period`` (the training period) are masked, so no observation of
+    another period enters the loss.
+    """
     tcfg: TrainConfig = cfg.train
     lr = tcfg.lr_at(epoch)
     for group in optimizer.param_groups:
@@ -193,7 +209,8 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: Basin
     bar = tqdm(batches, total=total, desc=f"epoch {epoch}", disable=not progress, leave=False)
     start, losses = time.perf_counter(), []
     for basin_idx, time_idx in bar:
-        batch = gather_batch(scaled, basin_idx, time_idx, cfg.data.seq_length, n_last)
+        batch = gather_batch(scaled, basin_idx, time_idx, cfg.data.seq_length, n_last,
+                             target_period=target_period)
         x_s = batch.x_s.to(device) if cfg.model.use_static else None
         y_hat = model(batch.x_d.to(device), x_s, predict_last_n=n_last)
         loss = loss_fn(y_hat, batch.y.to(device), q_std[batch.basin].to(device), tcfg.nse_eps)
@@ -218,8 +235,10 @@ def validation_median_nse(model: nn.Module, scaled: BasinArrays, scaler: Scaler,
     """Median NSE over basins of the validation period (basins without data skipped)."""
     period = cfg.data.period("validation")
     time_slice = scaled.time_slice(period)
-    sim = scaler.unscale_target(simulate(model, scaled, time_slice, Simulation.of(cfg), device))
-    obs = scaler.unscale_target(scaled.target[:, time_slice])
+    how = Simulation.of(cfg)
+    sim = to_discharge(scaler, simulate(model, scaled, time_slice, how, device),
+                       how.clip_negative)
+    obs = scaled.observed[:, time_slice]
     scores = []
     for o, s in zip(obs, sim, strict=True):
         try:

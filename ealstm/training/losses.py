@@ -9,10 +9,13 @@ propagate so that a diverging model is noticed.
 
 Units of ``q_std``
 ------------------
-``q_std`` is used exactly as given. The paper's code (``ealstm_regional_modeling``,
-``CamelsTXT``: "store std of discharge before normalization") and neuralhydrology compute the
-per-basin std from the *raw* training-period discharge (mm/day) while ``y_hat`` and ``y`` are the
-standardised targets; ``eps = 0.1`` was tuned for that combination.
+As in the paper (eq. 13) and its code, ``q_std`` is :math:`s(b)`, the std of the basin's *raw*
+discharge in mm/day over the training period, while ``y_hat`` and ``y`` are the *standardised*
+targets; ``eps = 0.1`` (mm/day) was chosen for that combination. The training loop takes
+``q_std`` from :func:`ealstm.data.windows.nse_star_std` and writes it to the run's
+``nse_star_std.csv``. The loss uses ``q_std`` exactly as given: passing the std of the
+standardised target instead would divide it by the global target std (about 3.7 on the CAMELS
+sample), i.e. raise the effective epsilon to ~0.37 mm/day and flatten the weights.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def nse_star_loss(y_hat: Tensor, y: Tensor, q_std: Tensor, eps: float = 0.1) -> 
                          \frac{(\hat{y}_{b,n} - y_{b,n})^2}{(s(b) + \epsilon)^2}
 
     where :math:`V` are the elements with a non-NaN target and :math:`s(b)` the training-period
-    discharge std of the sample's basin. Each squared error is weighted by
+    std of the raw discharge (mm/day) of the sample's basin. Each squared error is weighted by
     :math:`1 / (s(b) + \epsilon)^2`, so basins with little flow variability are not
     under-weighted; :math:`\epsilon` keeps the weight finite for near-constant basins.
 

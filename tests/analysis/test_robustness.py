@@ -147,3 +147,30 @@ def test_invalid_settings(run_copy):
     with pytest.raises(ConfigError, match="chunk"):
         rob.robustness(run_copy, chunk=0)
     assert load_run(run_copy).cfg.model.name == "ealstm"
+
+
+class _VeryNegative(torch.nn.Module):
+    """A model whose discharge is below 0 mm/day on every day, whatever the statics."""
+
+    def forward(self, x_d, x_s=None, predict_last_n=1):
+        return torch.full((x_d.shape[0], x_d.shape[1]), -50.0)[:, -predict_last_n:]
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_negative_simulations_are_scored_as_zero_unless_disabled(monkeypatch, run_copy, clip):
+    real_load_run = rob.load_run
+
+    def load_negative(*args, **kwargs):
+        run = real_load_run(*args, **kwargs)
+        cfg = run.cfg.model_copy(update={"evaluation": run.cfg.evaluation.model_copy(
+            update={"clip_negative": clip})})
+        return dataclasses.replace(run, model=_VeryNegative(), cfg=cfg)
+
+    monkeypatch.setattr(rob, "load_run", load_negative)
+    result = rob.robustness(run_copy, sigmas=(0.5,), n_draws=2, chunk=1)
+    run = real_load_run(run_copy)
+    obs = run.scaled.observed[:, run.scaled.time_slice(run.cfg.data.period("test"))]
+    sim = 0.0 if clip else float(run.scaler.unscale_target(np.array([-50.0]))[0])
+    expected = [nse(o, np.full_like(o, sim)) for o in obs]
+    np.testing.assert_allclose(result.nse.sel(sigma=0.5).values,
+                               np.broadcast_to(expected, (2, len(expected))), rtol=1e-5)

@@ -240,3 +240,65 @@ def test_thin_index_visits_every_nth_day_per_basin():
         days = thinned.time[thinned.basin == b]
         assert np.all(np.diff(days) == 7) and days[0] < 7
     assert thin_index(index, 1, np.random.default_rng(0)) is index
+
+
+def test_targets_before_the_period_never_count_for_a_sample():
+    # period = days 4..9; a window ending at day 5 predicts days 3..5; only day 3 is finite
+    dynamic = np.zeros((1, 10, 1), dtype=np.float32)
+    target = np.full((1, 10), np.nan, dtype=np.float32)
+    target[0, 3] = 1.0
+    target[0, 8] = 2.0
+    index = sample_index(dynamic, target, 3, slice(4, 10), target_window=3)
+    # day 3 lies before the period: windows ending at 4 and 5 have no in-period target
+    assert index.time.tolist() == [8, 9]
+
+
+def test_gather_batch_masks_targets_outside_the_period():
+    arrays = _arrays(n_basins=2, n_times=20)
+    period = slice(6, 12)
+    batch = gather_batch(arrays, np.array([0, 1, 1]), np.array([7, 11, 9]), seq_length=5,
+                         predict_last_n=4, target_period=period)
+    days = np.array([[4, 5, 6, 7], [8, 9, 10, 11], [6, 7, 8, 9]])
+    inside = (days >= 6) & (days < 12)
+    y = batch.y.numpy()
+    assert np.isnan(y[~inside]).all()
+    expected = arrays.target[np.array([0, 1, 1])[:, None], days]
+    np.testing.assert_array_equal(y[inside], expected[inside])
+    unmasked = gather_batch(arrays, np.array([0]), np.array([7]), 5, 4)
+    assert np.isfinite(unmasked.y.numpy()).all()  # without a period nothing is masked
+
+
+def test_nse_star_std_is_the_raw_std_of_each_basin_not_of_the_scaled_target():
+    from ealstm.config import Period
+    from ealstm.data.scaling import Scaler
+    from ealstm.data.windows import nse_star_std
+
+    arrays = _arrays(n_basins=2, n_times=6)
+    raw = np.array([[1.0, 3.0, 1.0, 3.0, 50.0, 50.0],  # std 1 over the first 4 days
+                    [0.0, 0.0, 4.0, np.nan, 9.0, -9.0]], dtype=np.float32)  # std of 0, 0, 4
+    arrays = BasinArrays(arrays.basins, arrays.dates, arrays.dynamic, raw, arrays.static,
+                         arrays.dynamic_names, arrays.static_names)
+    scaled = Scaler.fit(arrays, Period(start="2000-01-01", end="2000-01-04")).transform(arrays)
+    table = nse_star_std(scaled, slice(0, 4))
+    assert table.index.tolist() == list(arrays.basins)
+    np.testing.assert_allclose(table["std_mm_day"], [1.0, np.std([0.0, 0.0, 4.0])], rtol=1e-12)
+    assert table["n_days"].tolist() == [4, 3]
+    # the standardised target's std differs (it is divided by the global target std)
+    assert not np.allclose(basin_target_std(scaled.target, slice(0, 4)), table["std_mm_day"])
+
+
+def test_nse_star_std_does_not_depend_on_the_global_target_scaling():
+    from ealstm.data.scaling import Scaler
+    from ealstm.data.windows import nse_star_std
+
+    arrays = _arrays(n_basins=3, n_times=20)
+    arrays = BasinArrays(arrays.basins, arrays.dates, arrays.dynamic,
+                         np.abs(arrays.target) * 3.0, arrays.static, arrays.dynamic_names,
+                         arrays.static_names)
+    tables = []
+    for mean, std in ((0.0, 1.0), (2.5, 3.7), (-1.0, 0.01)):
+        scaler = Scaler(np.zeros(2), np.ones(2), np.zeros(4), np.ones(4), mean, std,
+                        arrays.dynamic_names, arrays.static_names)
+        tables.append(nse_star_std(scaler.transform(arrays), slice(0, 20)))
+    for table in tables[1:]:
+        pd.testing.assert_frame_equal(table, tables[0])

@@ -65,11 +65,43 @@ def test_init_follows_the_papers_code():
         b_ih = getattr(model.lstm, f"bias_ih_l{layer}")
         for block in w_hh.split(hidden):
             torch.testing.assert_close(block, eye)
-        for block in w_ih.split(hidden):  # inputs 8 (layer 0) or 4: orthonormal rows
-            torch.testing.assert_close(block @ block.T, eye, atol=1e-5, rtol=0)
+        n_in = w_ih.shape[1]  # 8 (layer 0) or 4; ONE orthogonal [16, n_in] matrix
+        torch.testing.assert_close(w_ih.T @ w_ih, torch.eye(n_in), atol=1e-5, rtol=0)
         assert torch.all(b_ih[hidden: 2 * hidden] == 2.5)  # forget gate (order i, f, g, o)
         assert torch.count_nonzero(b_ih) == hidden
-        assert torch.count_nonzero(getattr(model.lstm, f"bias_hh_l{layer}")) == 0
+        b_hh = getattr(model.lstm, f"bias_hh_l{layer}")
+        assert torch.count_nonzero(b_hh) == 0 and not b_hh.requires_grad
+
+
+def test_one_effective_bias_vector_that_trains_alone():
+    """nn.LSTM's second bias stays 0 through training: the bias moves at the paper's pace."""
+    torch.manual_seed(0)
+    model = LSTM(3, 2, hidden_size=4, dropout=0.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    x_d, x_s = make_inputs(4, 5, 3, 2)
+    before = model.lstm.bias_ih_l0.detach().clone()
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(x_d, x_s).pow(2).sum().backward()
+        optimizer.step()
+    assert torch.count_nonzero(model.lstm.bias_hh_l0) == 0
+    assert not torch.equal(model.lstm.bias_ih_l0.detach(), before)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad and "bias" in n]
+    assert trainable == ["lstm.bias_ih_l0", "head.bias"]
+
+
+def test_checkpoint_keys_and_outputs_survive_a_state_dict_round_trip():
+    torch.manual_seed(1)
+    model = LSTM(3, 2, hidden_size=4)
+    keys = set(model.state_dict())
+    assert {"lstm.bias_ih_l0", "lstm.bias_hh_l0", "lstm.weight_ih_l0"} <= keys
+    model.eval()
+    other = LSTM(3, 2, hidden_size=4)
+    other.load_state_dict(model.state_dict())
+    other.eval()
+    x_d, x_s = make_inputs(2, 5, 3, 2)
+    torch.testing.assert_close(other(x_d, x_s), model(x_d, x_s))
+    assert not other.lstm.bias_hh_l0.requires_grad
 
 
 def test_dropout_only_in_train_mode():

@@ -1,5 +1,6 @@
 """End-to-end training on tiny synthetic data: outputs, resume exactness, refusals."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,81 @@ def test_predict_last_n_longer_than_window_is_a_config_error(demo_camels, tmp_pa
 
     with pytest.raises(ConfigError, match="predict_last_n"):
         parse_config(tiny_config(demo_camels, tmp_path, predict_last_n=11))
+
+
+def _record_loss_calls(monkeypatch) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Replace the NSE* loss of the loop by a wrapper recording ``(y, q_std)`` of each batch."""
+    import ealstm.training.loop as loop
+    from ealstm.training.losses import nse_star_loss
+
+    calls = []
+
+    def recording(y_hat, y, q_std, eps):
+        calls.append((y.detach().cpu().clone(), q_std.detach().cpu().clone()))
+        return nse_star_loss(y_hat, y, q_std, eps)
+
+    monkeypatch.setitem(loop.LOSSES, "nse_star", recording)
+    return calls
+
+
+def test_nse_star_weights_use_the_raw_discharge_std_written_to_the_run(demo_camels, tmp_path,
+                                                                        monkeypatch):
+    from ealstm.data.cache import load_basin_arrays
+
+    calls = _record_loss_calls(monkeypatch)
+    cfg = parse_config(tiny_config(demo_camels, tmp_path, epochs=1, loss="nse_star"))
+    run_dir = train(cfg, progress=False)
+    table = pd.read_csv(run_dir / "nse_star_std.csv", dtype={"basin": str})
+    assert list(table.columns) == ["basin", "std_mm_day", "n_days"]
+    raw = load_basin_arrays(cfg.data)
+    window = raw.target[:, raw.time_slice(cfg.data.train_period)].astype(np.float64)
+    expected = [np.std(row[np.isfinite(row)]) for row in window]
+    np.testing.assert_allclose(table["std_mm_day"], expected, rtol=1e-12)
+    assert table["n_days"].tolist() == np.isfinite(window).sum(axis=1).tolist()
+    # the loss saw exactly these values (float32), for every batch
+    seen = torch.cat([q for _, q in calls])
+    assert set(seen.tolist()) <= set(np.float32(expected).tolist())
+    assert len(set(seen.tolist())) == len(expected)
+
+
+def test_no_target_outside_the_training_period_enters_the_loss(demo_camels, tmp_path,
+                                                               monkeypatch):
+    """Sequence-to-sequence: windows ending early in the period predict days before it."""
+    import ealstm.training.loop as loop
+    from ealstm.data.cache import load_basin_arrays
+
+    raw = tiny_config(demo_camels, tmp_path, epochs=2, predict_last_n=8, loss="nse_star")
+    raw["data"]["seq_length"] = 15
+    cfg = parse_config(raw)
+    arrays = load_basin_arrays(cfg.data)
+    period = arrays.time_slice(cfg.data.train_period)
+    # poison every target outside the training period: it must never reach the loss
+    poisoned = arrays.target.copy()
+    poisoned[:, :period.start] = 1e6
+    poisoned[:, period.stop:] = 1e6
+    original_prepare = loop.prepare_data
+
+    def prepare_poisoned(run_cfg, scaler=None):
+        scaled, fitted = original_prepare(run_cfg, scaler)
+        target = fitted.scale_target(poisoned)
+        return dataclasses.replace(scaled, target=target), fitted
+
+    terms, early = [], []
+    original_gather = loop.gather_batch
+
+    def recording_gather(arrays_, basin_idx, time_idx, seq_length, n_last=1, **kwargs):
+        batch = original_gather(arrays_, basin_idx, time_idx, seq_length, n_last, **kwargs)
+        days = time_idx[:, None] + np.arange(1 - n_last, 1)
+        finite = np.isfinite(batch.y.numpy())
+        terms.append(days[finite])
+        early.append(bool((days < period.start).any()))
+        return batch
+
+    monkeypatch.setattr(loop, "prepare_data", prepare_poisoned)
+    monkeypatch.setattr(loop, "gather_batch", recording_gather)
+    calls = _record_loss_calls(monkeypatch)
+    train(cfg, progress=False)
+    days = np.concatenate(terms)
+    assert any(early)  # some windows did reach back before the period
+    assert days.size > 0 and days.min() >= period.start and days.max() < period.stop
+    assert max(float(y[torch.isfinite(y)].abs().max()) for y, _ in calls) < 1e3

@@ -107,3 +107,29 @@ def test_nse_star_keeps_prediction_dtype():
     y_hat, y = torch.ones(2, 1), torch.zeros(2, 1)
     loss = nse_star_loss(y_hat, y, torch.tensor([0.9, 1.9], dtype=torch.float64))
     assert loss.dtype == torch.float32
+
+
+def test_nse_star_of_a_batch_weights_standardised_errors_by_the_raw_std():
+    """Raw discharge -> s(b) in mm/day; the errors are those of the standardised target."""
+    import numpy as np
+    import pandas as pd
+
+    from ealstm.config import Period
+    from ealstm.data.cache import BasinArrays
+    from ealstm.data.scaling import Scaler
+    from ealstm.data.windows import gather_batch, nse_star_std
+
+    raw = np.array([[1.0, 3.0, 1.0, 3.0], [0.0, 0.0, 0.0, 8.0]], dtype=np.float32)
+    arrays = BasinArrays(("a", "b"), pd.date_range("2000-01-01", periods=4, name="date"),
+                         np.zeros((2, 4, 1), np.float32), raw, np.zeros((2, 1), np.float32),
+                         ("p",), ("s",))
+    scaler = Scaler.fit(arrays, Period(start="2000-01-01", end="2000-01-04"))
+    scaled = scaler.transform(arrays)
+    s = nse_star_std(scaled, slice(0, 4))["std_mm_day"].to_numpy()
+    assert s.tolist() == [1.0, np.sqrt(12.0)]  # std of 1,3,1,3 and of 0,0,0,8 (population)
+    batch = gather_batch(scaled, np.array([0, 1]), np.array([1, 3]), seq_length=2)
+    # predictions 0.5 and 1.0 (standardised units) above the targets
+    y_hat = batch.y + torch.tensor([[0.5], [1.0]])
+    q_std = torch.tensor(s, dtype=torch.float32)[batch.basin]
+    expected = (0.25 / 1.1 ** 2 + 1.0 / (np.sqrt(12.0) + 0.1) ** 2) / 2
+    assert nse_star_loss(y_hat, batch.y, q_std).item() == pytest.approx(expected, rel=1e-6)
