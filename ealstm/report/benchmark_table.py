@@ -25,7 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from ealstm.errors import BasinDataError, DataNotFoundError
-from ealstm.evaluation.benchmarks import compare_with_benchmarks
+from ealstm.evaluation.benchmarks import BASIN_COUNT_COLUMNS, compare_with_benchmarks
 from ealstm.evaluation.benchmarks import read_simulations as read_benchmark
 from ealstm.report.experiment_results import (
     ENSEMBLE_DIR,
@@ -76,7 +76,9 @@ def _experiment_models(exp: ExperimentResults, single: bool
 def _collapse_members(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> pd.DataFrame:
     """Replace member rows and ``beats_<member>`` columns by their mean over each group.
 
-    Statistic columns of a group row get a ``<column>_std`` (population std over members).
+    Statistic columns of a group row get a ``<column>_std`` (population std over members);
+    the basin counts of :data:`~ealstm.evaluation.benchmarks.BASIN_COUNT_COLUMNS` do not (they
+    are the same for every model).
     """
     frame = table.astype("float64")
     stats = [c for c in frame.columns if not c.startswith("beats_")]
@@ -93,9 +95,10 @@ def _collapse_members(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> p
     members = [m for ms in groups.values() for m in ms]
     out = pd.concat([frame.drop(index=members), pd.DataFrame.from_dict(rows, orient="index")])
     beats = [c for c in out.columns if c.startswith("beats_")]
-    ordered = [c for s in stats for c in ((s,) if s == "n_basins" else (s, f"{s}_std"))]
+    ordered = [c for s in stats
+               for c in ((s,) if s in BASIN_COUNT_COLUMNS else (s, f"{s}_std"))]
     out = out.reindex(columns=[*ordered, *beats]).rename_axis("model")
-    return out.astype({"n_basins": "int64"})
+    return out.astype(dict.fromkeys([c for c in BASIN_COUNT_COLUMNS if c in out], "int64"))
 
 
 def benchmark_comparison(
@@ -150,7 +153,8 @@ def benchmark_table(experiment_dir: Path, benchmarks: Mapping[str, Path], period
         Index ``model`` (``"<cfg> single"``, ``"<cfg> ensemble"``, then the benchmarks);
         columns ``n_basins``, ``nse_mean``, ``nse_median``, ``n_nse_le_0``,
         ``<metric>_median`` of :data:`~ealstm.evaluation.benchmarks.BENCHMARK_METRICS` (each
-        with ``_std``), and ``beats_<model>``: the number of common basins where the row's NSE
+        with ``_std``; each over the basins where that metric is defined for every model),
+        ``n_nse`` and ``n_<metric>`` (basins per statistic), and ``beats_<model>``: the number of common basins where the row's NSE
         is higher than that model's (averaged over seeds for single models; NaN on the
         diagonal). Basins: those of
         :func:`~ealstm.report.experiment_results.load_experiment` that every benchmark covers

@@ -209,6 +209,7 @@ def test_benchmark_table(pred_experiment: tuple[Path, dict[str, Path], np.ndarra
     assert math.isnan(table.loc["hbv", "nse_mean_std"])
     assert math.isnan(row["beats_ealstm_nse single"])
     assert {"fhv_median", "fhv_median_std", "beats_vic"} <= set(table.columns)
+    assert (table["n_flv"] == 3).all() and "n_flv_std" not in table.columns
     # beats of a benchmark against a single model: mean over seeds of the basin counts
     per_basin, _ = benchmark_comparison(exp, benchmarks)
     hbv = per_basin.loc["hbv"].loc[common, "nse"]
