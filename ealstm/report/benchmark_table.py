@@ -155,9 +155,9 @@ def benchmark_table(experiment_dir: Path, benchmarks: Mapping[str, Path], period
         ``<metric>_median`` of :data:`~ealstm.evaluation.benchmarks.BENCHMARK_METRICS` (each
         with ``_std``; each over the basins where that metric is defined for every model),
         ``n_nse`` and ``n_<metric>`` (basins per statistic), and ``beats_<model>``: the
-        number of common basins where the row's NSE is higher than that model's (averaged over seeds for single models; NaN on the
-        diagonal). Basins: those of
+        number of common basins where the row's NSE is higher than that model's (averaged
+        over seeds for single models; NaN on the diagonal). Basins: those of
         :func:`~ealstm.report.experiment_results.load_experiment` that every benchmark covers
-        and every model scores; ``attrs`` holds the counts.
+        (each statistic on those where its metric is defined); ``attrs`` holds the counts.
     """
     return benchmark_comparison(experiment_dir, benchmarks, period, configurations, single)[1]
