@@ -125,6 +125,18 @@ def significance_markdown(table: pd.DataFrame) -> str:
             f"d > 0: config_a better. {note}.\n\n" + markdown_table(shown, index=False))
 
 
+def benchmark_significance_markdown(table: pd.DataFrame) -> str:
+    """Markdown of :func:`~ealstm.report.benchmark_table.benchmark_significance`."""
+    shown = table.copy()
+    shown["p_value"] = [_pm(p, None, ".2e") for p in table["p_value"]]
+    shown["wilcoxon_statistic"] = [_pm(t, None, ".1f") for t in table["wilcoxon_statistic"]]
+    return ("## Table 3: Wilcoxon signed-rank tests and Cohen's d against the benchmark models "
+            f"({table.attrs.get('period', '')})\n\n"
+            "single: per-basin NSE averaged over seeds; ensemble: NSE of the ensemble mean; "
+            "n: common basins where both NSE are defined. d > 0: config_a (the experiment's "
+            "configuration) better.\n\n" + markdown_table(shown, index=False))
+
+
 def _median_label(table: pd.DataFrame, metric: str) -> str:
     """Column header ``"<metric> (median, n=<basins>)"``; without the count for old tables."""
     column = f"n_{metric}"
