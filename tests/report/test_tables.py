@@ -282,6 +282,7 @@ def test_write_tables(pred_experiment) -> None:
     assert "| ensemble | lstm_static_nse | ealstm_nse | 4 | 0 |" in sig
     t3 = (exp / "tables" / "table3.md").read_text()
     assert "3 basins covered" in t3 and "| hbv |" in t3 and " ± " in t3
+    assert "flv (median, n=3)" in t3  # basins of each median in its header
     sig3 = (exp / "tables" / "table3_significance.md").read_text()
     assert "| single | ealstm_nse | hbv | 3 | 0 |" in sig3  # the 3 basins hbv covers
     assert "| ensemble | lstm_static_nse | vic | 3 | 0 |" in sig3
