@@ -131,9 +131,15 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def _cmd_embedding(args: argparse.Namespace) -> int:
     from ealstm.analysis.embedding import embedding_analysis
+    from ealstm.analysis.embedding_members import member_silhouettes
+    from ealstm.rundir import RunPaths
 
-    result = embedding_analysis(args.run_dir, ks=range(args.k_min, args.k_max + 1),
-                                n_init=args.n_init, seed=args.seed)
+    ks = range(args.k_min, args.k_max + 1)
+    if RunPaths(args.run_dir).config.is_file():
+        result = embedding_analysis(args.run_dir, ks=ks, n_init=args.n_init, seed=args.seed,
+                                    variance_method=args.variance_method)
+    else:  # an experiment configuration folder: silhouettes over its seed*/ members (Fig. 9)
+        result = member_silhouettes(args.run_dir, ks=ks, n_init=args.n_init, seed=args.seed)
     print(f"embedding: {result.output_dir} (best k: {result.best_k})")
     return 0
 
@@ -293,9 +299,14 @@ def _add_analyze_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_sensitivity)
 
     p = a_sub.add_parser("embedding", help="EA-LSTM input-gate embedding and clustering")
-    p.add_argument("run_dir", type=Path)
-    p.add_argument("--k-min", type=int, default=2)
-    p.add_argument("--k-max", type=int, default=15)
+    p.add_argument("run_dir", type=Path,
+                   help="a run, or an experiment configuration folder with seed*/ runs (then: "
+                   "silhouettes as mean ± std over the seeds, Fig. 9)")
+    p.add_argument("--k-min", type=int, default=3, help="smallest k (paper: 3)")
+    p.add_argument("--k-max", type=int, default=14, help="largest k (paper: 14)")
+    p.add_argument("--variance-method", default="paper", choices=["paper", "eta2"],
+                   help="variance reduction: paper = 1 - unweighted mean of Var_c/Var (ddof 1); "
+                   "eta2 = size-weighted, ddof 0")
     p.add_argument("--n-init", type=int, default=10, help="k-means restarts")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_embedding)

@@ -33,6 +33,17 @@ def test_defaults_are_the_papers(tmp_path):
                                                                       1e-4, 1e-4]
 
 
+def test_optimisation_defaults_are_the_papers_code(tmp_path):
+    """main.py of the paper's code: clip norm 1, forget-gate bias 5, NSE* with eps 0.1,
+    sequence-to-one, one layer, the five Maurer inputs and seed 111 for the first member."""
+    cfg = parse_config(_raw(tmp_path))
+    assert cfg.train.clip_grad_norm == 1.0 and cfg.model.initial_forget_bias == 5.0
+    assert (cfg.train.loss, cfg.train.nse_eps) == ("nse_star", 0.1)
+    assert cfg.train.predict_last_n == 1 and cfg.model.num_layers == 1
+    assert cfg.data.dynamic_inputs == ("prcp", "srad", "tmax", "tmin", "vp")
+    assert cfg.train.seed == 111
+
+
 @pytest.mark.parametrize(
     ("change", "key"),
     [
@@ -102,3 +113,15 @@ def test_paper_basin_list_matches_shared(shared_camels):
     shipped = (CONFIGS / "basins_531.txt").read_text().split()
     assert shipped == (shared_camels / "basin_list_531.txt").read_text().split()
     assert len(shipped) == 531
+
+
+def test_paper_configs_use_the_papers_periods():
+    """Sect. 2.6: calibration 1999-10-01..2008-09-30, evaluation 1989-10-01..1999-09-30."""
+    periods = {"train_period": {"start": "1999-10-01", "end": "2008-09-30"},
+               "test_period": {"start": "1989-10-01", "end": "1999-09-30"}}
+    experiment = yaml.safe_load((CONFIGS / "experiment_paper.yml").read_text())
+    for name in ("ealstm_nse.yml", "lstm_static_mse.yml"):
+        data = yaml.safe_load((CONFIGS / name).read_text())["data"]
+        for raw in (data, experiment["base"]["data"]):
+            for key, value in periods.items():
+                assert {k: str(v) for k, v in raw[key].items()} == value

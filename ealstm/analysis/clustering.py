@@ -2,17 +2,31 @@ r"""k-means clustering, silhouette scores and variance reduction of signatures (
 
 The paper clusters basins with k-means (Euclidean distance) once on the EA-LSTM input-gate
 embedding and once on the raw (standardised) catchment attributes, chooses the number of clusters
-``k`` by the highest mean silhouette value (Fig. 9), and asks how much of the variance of 13
-hydrological signatures the cluster groupings explain (Fig. 10):
+``k`` by the highest mean silhouette value among ``k = 3..14`` (Fig. 9, the range of the paper's
+``papercode/clusterutils.get_silhouette_scores``), and asks how much of the variance of 13
+hydrological signatures the cluster groupings explain (Fig. 10). The paper's code
+(``clusterutils.get_variance_reduction`` and the embedding notebook) computes, per signature,
 
 .. math::
 
-    \mathrm{FRV}_s = 1 - \frac{\sum_c \frac{n_c}{n} \operatorname{Var}_c(s)}{\operatorname{Var}(s)}
-                   = 1 - \frac{\sum_c \sum_{i \in c} (s_i - \bar s_c)^2}
-                              {\sum_i (s_i - \bar s)^2}
+    \mathrm{FRV}_s = 1 - \frac{1}{C} \sum_{c=1}^{C} \frac{\mathrm{Var}_c(s)}{\mathrm{Var}(s)}
 
-with population (``ddof=0``) variances, so that ``FRV`` lies in ``[0, 1]`` (the between-cluster
-share of the total sum of squares, also known as the correlation ratio :math:`\eta^2`).
+the *unweighted* mean over the ``C`` clusters of the within-cluster variance relative to the
+total variance, both sample variances (``ddof=1``, pandas' ``var``); a cluster with fewer than
+two values has no variance and is left out of the mean (pandas skips its NaN). This is the
+default (``method="paper"``). Because small clusters count as much as large ones it can be
+negative. ``method="eta2"`` is the size-weighted variant with population variances,
+
+.. math::
+
+    \eta^2_s = 1 - \frac{\sum_c \frac{n_c}{n} \operatorname{Var}_c(s)}{\operatorname{Var}(s)}
+             = 1 - \frac{\sum_c \sum_{i \in c} (s_i - \bar s_c)^2}{\sum_i (s_i - \bar s)^2}
+             \in [0, 1],
+
+the between-cluster share of the total sum of squares (correlation ratio).
+
+For the embedding, Fig. 9 shows the mean silhouette ± its standard deviation over the eight
+seeds of the EA-LSTM: :mod:`ealstm.analysis.embedding_members`.
 """
 
 from __future__ import annotations
@@ -35,8 +49,11 @@ log = logging.getLogger(__name__)
 
 #: The 13 hydrological signatures of the paper's sect. 2.6.3 / Fig. 10 (``camels_hydro.txt``).
 SIGNATURES = tuple(SIGNATURE_FUNCTIONS)
-#: Default range of cluster numbers of Fig. 9.
-DEFAULT_KS = range(2, 16)
+#: Default range of cluster numbers of Fig. 9: 3..14 as ``clusterutils.get_silhouette_scores``.
+DEFAULT_KS = range(3, 15)
+#: Definitions of the fractional variance reduction (module docstring); the first is the default.
+VARIANCE_REDUCTION_METHODS = ("paper", "eta2")
+
 
 
 def usable_ks(ks: Iterable[int], n_samples: int) -> list[int]:
@@ -161,27 +178,47 @@ def _labels_for(labels: ArrayLike | pd.Series, index: pd.Index) -> np.ndarray:
     return values
 
 
-def _fraction_explained(values: np.ndarray, labels: np.ndarray) -> float:
-    """``1 - SS_within / SS_total`` over the finite ``values``; NaN if undefined."""
-    ok = np.isfinite(values)
-    x, g = values[ok], labels[ok]
-    if len(x) < 2:
-        return float("nan")
+def _eta_squared(x: np.ndarray, g: np.ndarray) -> float:
+    """``1 - SS_within / SS_total`` (size-weighted, population variances); NaN if undefined."""
     ss_total = float(((x - x.mean()) ** 2).sum())
     if ss_total <= 0.0:
         return float("nan")
     cluster_mean = pd.Series(x).groupby(g).transform("mean").to_numpy()
-    ss_within = float(((x - cluster_mean) ** 2).sum())
-    return 1.0 - ss_within / ss_total
+    return 1.0 - float(((x - cluster_mean) ** 2).sum()) / ss_total
 
 
-def variance_reduction(labels: ArrayLike | pd.Series, signatures: pd.DataFrame) -> pd.Series:
+def _paper_reduction(x: np.ndarray, g: np.ndarray) -> float:
+    """``1 - mean_c Var_c / Var`` (unweighted over clusters, ``ddof=1``); NaN if undefined.
+
+    Clusters with fewer than two values have no sample variance and are skipped, as pandas'
+    ``mean`` skips their NaN in the paper's notebook.
+    """
+    total = float(np.var(x, ddof=1))
+    if total <= 0.0:
+        return float("nan")
+    within = pd.Series(x).groupby(g).var(ddof=1).dropna()
+    if within.empty:
+        return float("nan")
+    return 1.0 - float((within / total).mean())
+
+
+def _fraction_explained(values: np.ndarray, labels: np.ndarray, method: str) -> float:
+    """Variance reduction of one signature over its finite ``values``; NaN if undefined."""
+    ok = np.isfinite(values)
+    x, g = values[ok], labels[ok]
+    if len(x) < 2:
+        return float("nan")
+    return _paper_reduction(x, g) if method == "paper" else _eta_squared(x, g)
+
+
+def variance_reduction(labels: ArrayLike | pd.Series, signatures: pd.DataFrame,
+                       method: str = "paper") -> pd.Series:
     r"""Fractional reduction of the variance of each signature by a clustering (paper Fig. 10).
 
-    ``FRV_s = 1 - sum_c (n_c / n) Var_c(s) / Var(s)``: the within-cluster variance, weighted by
-    the cluster sizes, relative to the total variance (population variances, ``ddof=0``; see
-    the module docstring). ``1`` means the clusters explain the signature completely, ``0``
-    that every cluster has the signature's overall mean.
+    ``method="paper"`` (default): ``1 - mean_c Var_c(s) / Var(s)``, the unweighted mean over
+    clusters with sample variances, as the paper's code; ``method="eta2"``: ``1 - sum_c (n_c /
+    n) Var_c(s) / Var(s)`` with population variances (see the module docstring). ``1`` means
+    the clusters explain the signature completely.
 
     Parameters
     ----------
@@ -191,22 +228,32 @@ def variance_reduction(labels: ArrayLike | pd.Series, signatures: pd.DataFrame) 
     signatures
         ``[basin, signature]`` numeric table (e.g. the :data:`SIGNATURES` of
         ``camels_hydro.txt``).
+    method
+        One of :data:`VARIANCE_REDUCTION_METHODS`.
 
     Returns
     -------
     pd.Series
         One value per signature column (name ``variance_reduction``). NaN handling: basins whose
-        value of a signature is NaN are left out of that signature only (``n`` and ``n_c``
-        count the remaining basins); the result is NaN when fewer than 2 values remain or they
-        are all equal (zero total variance).
+        value of a signature is NaN are left out of that signature only; the result is NaN when
+        fewer than 2 values remain, they are all equal (zero total variance) or (``"paper"``)
+        no cluster holds two of them.
+
+    Raises
+    ------
+    ConfigError
+        Unknown ``method``.
     """
+    if method not in VARIANCE_REDUCTION_METHODS:
+        raise ConfigError(f"variance reduction method must be one of "
+                          f"{list(VARIANCE_REDUCTION_METHODS)}, got {method!r}")
     numeric = signatures.apply(pd.to_numeric, errors="coerce")
     text = [c for c in signatures.columns
             if numeric[c].isna().sum() > signatures[c].isna().sum()]
     if text:
         raise ValueError(f"signature columns {text} are not numeric")
     groups = _labels_for(labels, signatures.index)
-    values = {c: _fraction_explained(numeric[c].to_numpy(np.float64), groups)
+    values = {c: _fraction_explained(numeric[c].to_numpy(np.float64), groups, method)
               for c in numeric.columns}
     return pd.Series(values, name="variance_reduction", dtype=np.float64)
 
@@ -232,7 +279,7 @@ def silhouette_table(scores: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def variance_reduction_table(labels: pd.DataFrame, signatures: pd.DataFrame, ks: Sequence[int],
-                             feature_sets: Sequence[str]) -> pd.DataFrame:
+                             feature_sets: Sequence[str], method: str = "paper") -> pd.DataFrame:
     """Variance reduction of every signature by every clustering (paper Fig. 10).
 
     Parameters
@@ -243,6 +290,8 @@ def variance_reduction_table(labels: pd.DataFrame, signatures: pd.DataFrame, ks:
         ``[basin, signature]`` table (see :func:`variance_reduction`).
     ks, feature_sets
         The ``k`` and feature-set names whose label columns are used.
+    method
+        Definition of :func:`variance_reduction` (default the paper's).
 
     Returns
     -------
@@ -251,7 +300,7 @@ def variance_reduction_table(labels: pd.DataFrame, signatures: pd.DataFrame, ks:
     """
     parts = []
     for k in ks:
-        part = pd.DataFrame({name: variance_reduction(labels[f"{name}_k{k}"], signatures)
+        part = pd.DataFrame({name: variance_reduction(labels[f"{name}_k{k}"], signatures, method)
                              for name in feature_sets})
         parts.append(part.rename_axis("signature").reset_index().assign(k=k))
     return pd.concat(parts, ignore_index=True)[["k", "signature", *feature_sets]]

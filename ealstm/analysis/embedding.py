@@ -11,7 +11,11 @@ reproduces the paper's analysis of that embedding for one run:
   signatures by both clusterings, for the best ``k`` of each (Fig. 10);
 * ``clusters.csv``, ``cluster_map_embedding.png``, ``cluster_map_raw.png`` -- cluster labels and
   their maps (Fig. 11);
-* ``umap.png`` -- a seeded 2-D UMAP projection of the embedding coloured by attributes (Fig. 12).
+* ``umap.png`` -- a seeded 2-D UMAP projection of the embedding coloured by attributes (Fig. 12;
+  ``n_neighbors=10``, ``min_dist=0.1`` as the paper's notebook).
+
+The mean ± std of the silhouettes over the seeds of an experiment configuration (Fig. 9) is
+:func:`ealstm.analysis.embedding_members.member_silhouettes`.
 """
 
 from __future__ import annotations
@@ -47,9 +51,12 @@ from ealstm.io import atomic_path, save_csv, save_netcdf
 
 log = logging.getLogger(__name__)
 
-#: Attributes that colour the UMAP panels (Fig. 12), where the run uses them.
-UMAP_ATTRIBUTES = ("aridity", "frac_snow", "elev_mean", "frac_forest", "gvf_diff", "area_gages2")
+#: Attributes that colour the UMAP panels (Fig. 12, the paper's six), where the run uses them.
+UMAP_ATTRIBUTES = ("aridity", "elev_mean", "p_mean", "area_gages2", "frac_forest", "gvf_diff")
 UMAP_N_COMPONENTS = 2
+#: UMAP settings of the paper's embedding notebook (Fig. 12).
+UMAP_N_NEIGHBORS = 10
+UMAP_MIN_DIST = 0.1
 #: UMAP needs ``n_neighbors >= 2`` and its spectral initialisation ``n > n_components + 1``.
 UMAP_MIN_BASINS = UMAP_N_COMPONENTS + 2
 #: The two feature sets that are clustered: input-gate embedding and raw standardised attributes.
@@ -235,7 +242,7 @@ def plot_variance_reduction(table: pd.DataFrame) -> Figure:
             ax.bar(x + (j - 0.5 * (len(FEATURE_SETS) - 1)) * width, part[name], width,
                    label=name)
         ax.set_xticks(x, part["signature"], rotation=45, ha="right")
-        ax.set_ylim(0.0, 1.0)
+        ax.set_ylim(top=1.0)  # the paper's definition can be negative
         ax.set_ylabel("fractional variance reduction")
         ax.set_title(f"k = {k}")
         ax.legend()
@@ -263,8 +270,9 @@ def plot_cluster_maps(clusters: pd.DataFrame, features: str, ks: Sequence[int]) 
 def umap_projection(features: np.ndarray, seed: int = 0) -> tuple[np.ndarray | None, str | None]:
     """Seeded 2-D UMAP projection of the embedding (Fig. 12), or ``(None, reason)``.
 
-    ``n_neighbors = min(15, n - 1)`` (UMAP's default where there are enough basins); fewer than
-    :data:`UMAP_MIN_BASINS` basins or a missing ``umap-learn`` skip the projection.
+    ``n_neighbors = min(10, n - 1)`` and ``min_dist = 0.1`` (the paper's settings where there are
+    enough basins); fewer than :data:`UMAP_MIN_BASINS` basins or a missing ``umap-learn`` skip
+    the projection.
     """
     n = len(features)
     if n < UMAP_MIN_BASINS:
@@ -273,8 +281,8 @@ def umap_projection(features: np.ndarray, seed: int = 0) -> tuple[np.ndarray | N
         import umap
     except ImportError as exc:
         return None, f"UMAP skipped: umap-learn is not installed ({exc})"
-    reducer = umap.UMAP(n_components=UMAP_N_COMPONENTS, n_neighbors=min(15, n - 1),
-                        random_state=seed)
+    reducer = umap.UMAP(n_components=UMAP_N_COMPONENTS, n_neighbors=min(UMAP_N_NEIGHBORS, n - 1),
+                        min_dist=UMAP_MIN_DIST, random_state=seed)
     with warnings.catch_warnings():  # "n_jobs overridden by setting random_state"
         warnings.simplefilter("ignore", UserWarning)
         return np.asarray(reducer.fit_transform(np.asarray(features, np.float64))), None
@@ -346,7 +354,8 @@ def _cluster_both(run: TrainedRun, embedding: xr.DataArray, ks: Iterable[int], n
 
 def embedding_analysis(run_dir: Path, ks: Iterable[int] = DEFAULT_KS, n_init: int = 10,
                        seed: int = 0, signatures: pd.DataFrame | Sequence[str] | None = None,
-                       epoch: int | None = None, device: str | None = None) -> EmbeddingResult:
+                       epoch: int | None = None, device: str | None = None,
+                       variance_method: str = "paper") -> EmbeddingResult:
     """Analyse the input-gate embedding of a trained EA-LSTM (paper sect. 3.4, Figs. 8-12).
 
     Parameters
@@ -354,7 +363,7 @@ def embedding_analysis(run_dir: Path, ks: Iterable[int] = DEFAULT_KS, n_init: in
     run_dir
         Directory written by ``ealstm train`` (model ``ealstm``).
     ks
-        Numbers of k-means clusters to score (Fig. 9: 2..15); ``k > n_basins - 1`` is dropped
+        Numbers of k-means clusters to score (Fig. 9: 3..14); ``k > n_basins - 1`` is dropped
         with a logged note.
     n_init, seed
         k-means restarts per ``k`` and random state (also UMAP's seed).
@@ -363,6 +372,9 @@ def embedding_analysis(run_dir: Path, ks: Iterable[int] = DEFAULT_KS, n_init: in
         ``camels_hydro.txt``).
     epoch, device
         Checkpoint (default: last) and torch device (default: the run's).
+    variance_method
+        Definition of the variance reduction, see
+        :func:`~ealstm.analysis.clustering.variance_reduction` (default the paper's).
 
     Returns
     -------
@@ -378,7 +390,7 @@ def embedding_analysis(run_dir: Path, ks: Iterable[int] = DEFAULT_KS, n_init: in
     locations = read_gauge_locations(run.cfg.data.data_dir, list(run.scaled.basins))
     clusters = _cluster_table(scores, shown, list(run.scaled.basins), locations)
     reduction = variance_reduction_table(clusters, load_signatures(run, signatures), shown,
-                                         FEATURE_SETS)
+                                         FEATURE_SETS, variance_method)
     result = EmbeddingResult(out, embedding, silhouette_table(scores), best, reduction,
                              clusters)
     files = _write_outputs(out, result)

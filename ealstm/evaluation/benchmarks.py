@@ -28,9 +28,11 @@ on its 447 commonly modelled basins:
    so each model is scored on the same steps (a model's ``qsim`` is masked where another
    model's is missing, so its ``status`` may read "no valid simulations" because of another
    model);
-4. basins that any model cannot be scored on (``status != "ok"`` in
-   :func:`~ealstm.evaluation.metrics.evaluate_basins`, e.g. an all-NaN simulation) are
-   excluded for all models and counted.
+4. basins: as in Table 2, each statistic uses the basins where its metric is defined for
+   *every* model (e.g. an intermittent basin with a valid NSE but an undefined FLV counts in
+   the NSE columns and not in the FLV column); ``n_<metric>`` says how many. The NSE basins
+   (``included``) also define ``n_basins`` and the ``beats_*`` counts; a basin whose NSE is
+   undefined for any model (e.g. an all-NaN simulation) is excluded and counted.
 
 References
 ----------
@@ -57,6 +59,7 @@ from ealstm.evaluation.metrics import evaluate_basins, summarize
 
 __all__ = [
     "ACCEPTED_UNITS",
+    "BASIN_COUNT_COLUMNS",
     "BENCHMARK_METRICS",
     "CSV_COLUMNS",
     "compare_with_benchmarks",
@@ -71,6 +74,8 @@ ACCEPTED_UNITS = ("mm/day", "mm/d", "mm d-1", "mm day-1", "mm/day-1", "mm d^-1",
 CSV_COLUMNS = ("basin", "date", "qsim")
 #: Metrics whose per-model median Table 3 reports (besides mean/median NSE and #NSE <= 0).
 BENCHMARK_METRICS = ("alpha_nse", "beta_nse", "fhv", "fms", "flv")
+#: Columns of the comparison table that count basins (the same for every model).
+BASIN_COUNT_COLUMNS = ("n_basins", "n_nse", *(f"n_{m}" for m in BENCHMARK_METRICS))
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
 FILL_VALUE = -999.0
 
@@ -274,7 +279,8 @@ def _per_basin(qobs: xr.DataArray, sims: Mapping[str, xr.DataArray]) -> pd.DataF
     """Metrics of every model on the common steps; index (model, basin), column ``included``.
 
     Each ``qsim`` is set to NaN where any model's ``qsim`` is NaN (steps with NaN ``qobs`` are
-    masked by the metrics), so all models are scored on the same steps.
+    masked by the metrics), so all models are scored on the same steps. ``included``: the NSE
+    of the basin is defined for every model.
     """
     valid = xr.ones_like(qobs, dtype=bool)
     for da in sims.values():
@@ -282,9 +288,16 @@ def _per_basin(qobs: xr.DataArray, sims: Mapping[str, xr.DataArray]) -> pd.DataF
     per_basin = pd.concat(
         {name: evaluate_basins(qobs, sim.where(valid)) for name, sim in sims.items()},
         names=["model", "basin"])
-    ok = (per_basin["status"] == "ok").groupby(level="basin").all()
+    ok = _defined_for_all(per_basin, "nse")
     per_basin["included"] = ok.reindex(per_basin.index.get_level_values("basin")).to_numpy()
     return per_basin
+
+
+def _defined_for_all(per_basin: pd.DataFrame, metric: str) -> pd.Series:
+    """Basin -> whether ``metric`` is finite for every model (the basin set of its statistic)."""
+    values = per_basin[metric].to_numpy(np.float64)
+    finite = pd.Series(np.isfinite(values), index=per_basin.index)
+    return finite.groupby(level="basin", sort=False).all()
 
 
 def _beats(nse: pd.DataFrame) -> pd.DataFrame:
@@ -300,18 +313,27 @@ def _beats(nse: pd.DataFrame) -> pd.DataFrame:
 
 
 def _summary(per_basin: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """Table 3 statistics of the included basins, one row per model."""
+    """Table 3 statistics, one row per model; each over the basins its metric is defined on.
+
+    A metric defined for no common basin gets a NaN median and ``n_<metric> = 0``.
+    """
+    basin_sets = {m: _defined_for_all(per_basin, m) for m in ("nse", *BENCHMARK_METRICS)}
     rows = {}
     for name in names:
         scores = per_basin.loc[name]
-        scores = scores[scores["included"]]
-        stats = summarize(scores["nse"].to_numpy(dtype=np.float64))
+        nse_ok = basin_sets["nse"].reindex(scores.index).to_numpy()
+        stats = summarize(scores.loc[nse_ok, "nse"].to_numpy(dtype=np.float64))
         row = {"n_basins": stats["n_basins"], "nse_mean": stats["mean"],
                "nse_median": stats["median"], "n_nse_le_0": stats["n_nse_le_0"]}
         for metric in BENCHMARK_METRICS:
-            row[f"{metric}_median"] = float(np.median(scores[metric].to_numpy(np.float64)))
+            values = scores.loc[basin_sets[metric].reindex(scores.index).to_numpy(), metric]
+            row[f"{metric}_median"] = (float(np.median(values.to_numpy(np.float64)))
+                                       if len(values) else float("nan"))
         rows[name] = row
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+    for metric in ("nse", *BENCHMARK_METRICS):
+        table[f"n_{metric}"] = int(basin_sets[metric].sum())
+    return table
 
 
 def compare_with_benchmarks(
@@ -334,10 +356,12 @@ def compare_with_benchmarks(
     per_basin : pd.DataFrame
         Index ``(model, basin)`` over the common basins; columns the metrics of
         :data:`~ealstm.evaluation.metrics.METRICS`, ``n_valid``, ``status`` and ``included``
-        (the basin is scored ``ok`` for every model).
+        (the basin's NSE is defined for every model).
     table : pd.DataFrame
         Index ``model``; columns ``n_basins``, ``nse_mean``, ``nse_median``, ``n_nse_le_0``,
-        ``<metric>_median`` for :data:`BENCHMARK_METRICS`, then one column ``beats_<other>``
+        ``<metric>_median`` for :data:`BENCHMARK_METRICS` (each over the basins where that
+        metric is defined for every model), ``n_nse`` and ``n_<metric>`` (how many basins each
+        statistic used; ``n_basins == n_nse``), then one column ``beats_<other>``
         per model: the number of included basins where the row model's NSE is strictly higher
         than ``other``'s (``<NA>`` on the diagonal). ``table.attrs`` holds ``n_common_basins``
         (intersection), ``n_basins`` (included), ``n_excluded``, ``excluded_basins``,
@@ -350,7 +374,7 @@ def compare_with_benchmarks(
     ValueError
         An input is not a DataArray with dims (basin, date).
     NoValidDataError
-        No common basin or date, or no basin scored ``ok`` by every model.
+        No common basin or date, or no basin with an NSE for every model.
     """
     if not models:
         raise ConfigError("compare_with_benchmarks needs at least one model")
@@ -361,7 +385,8 @@ def compare_with_benchmarks(
     per_basin = _per_basin(qobs.sel(basin=basins, date=dates), sims)
     included = per_basin.loc[next(iter(sims))]["included"]
     if not included.any():
-        raise NoValidDataError(f"none of the {len(basins)} common basins is scored by every model")
+        raise NoValidDataError(f"none of the {len(basins)} common basins has an NSE for every "
+                               "model")
     nse = per_basin["nse"].unstack("model").loc[included[included].index, list(sims)]
     table = _summary(per_basin, list(sims)).join(_beats(nse))
     excluded = list(included.index[~included])

@@ -8,6 +8,12 @@ Table 2 (:mod:`ealstm.report.tables`), it reads the ``predictions_<period>.nc`` 
 metrics files and the benchmarks' simulation files, on the basins of
 :func:`~ealstm.report.experiment_results.load_experiment` that every benchmark covers.
 
+:func:`benchmark_significance` adds the statistics of the Table 3 text (sect. 3.2): the paired
+two-sided Wilcoxon signed-rank test and Cohen's d (:mod:`ealstm.evaluation.stats`) of every
+configuration against every benchmark model -- ``single``: the per-basin NSE averaged over the
+seeds, ``ensemble``: the NSE of the ensemble mean (as ``get_pvals``/``get_cohens_d`` in the
+paper's performance notebook) -- each on the common basins where both values are defined.
+
 References
 ----------
 .. [1] Kratzert, F. et al. (2019): Towards learning universal, regional, and local hydrological
@@ -25,8 +31,9 @@ import pandas as pd
 import xarray as xr
 
 from ealstm.errors import BasinDataError, DataNotFoundError
-from ealstm.evaluation.benchmarks import compare_with_benchmarks
+from ealstm.evaluation.benchmarks import BASIN_COUNT_COLUMNS, compare_with_benchmarks
 from ealstm.evaluation.benchmarks import read_simulations as read_benchmark
+from ealstm.evaluation.stats import COMPARISON_COLUMNS, compare_configurations
 from ealstm.report.experiment_results import (
     ENSEMBLE_DIR,
     SEED_STD_DDOF,
@@ -34,7 +41,7 @@ from ealstm.report.experiment_results import (
     load_experiment,
 )
 
-__all__ = ["benchmark_comparison", "benchmark_table"]
+__all__ = ["benchmark_comparison", "benchmark_significance", "benchmark_table"]
 
 
 def _read_predictions(run_dir: Path, period: str) -> xr.Dataset:
@@ -76,7 +83,9 @@ def _experiment_models(exp: ExperimentResults, single: bool
 def _collapse_members(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> pd.DataFrame:
     """Replace member rows and ``beats_<member>`` columns by their mean over each group.
 
-    Statistic columns of a group row get a ``<column>_std`` (population std over members).
+    Statistic columns of a group row get a ``<column>_std`` (population std over members);
+    the basin counts of :data:`~ealstm.evaluation.benchmarks.BASIN_COUNT_COLUMNS` do not (they
+    are the same for every model).
     """
     frame = table.astype("float64")
     stats = [c for c in frame.columns if not c.startswith("beats_")]
@@ -93,9 +102,10 @@ def _collapse_members(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> p
     members = [m for ms in groups.values() for m in ms]
     out = pd.concat([frame.drop(index=members), pd.DataFrame.from_dict(rows, orient="index")])
     beats = [c for c in out.columns if c.startswith("beats_")]
-    ordered = [c for s in stats for c in ((s,) if s == "n_basins" else (s, f"{s}_std"))]
+    ordered = [c for s in stats
+               for c in ((s,) if s in BASIN_COUNT_COLUMNS else (s, f"{s}_std"))]
     out = out.reindex(columns=[*ordered, *beats]).rename_axis("model")
-    return out.astype({"n_basins": "int64"})
+    return out.astype(dict.fromkeys([c for c in BASIN_COUNT_COLUMNS if c in out], "int64"))
 
 
 def benchmark_comparison(
@@ -121,8 +131,61 @@ def benchmark_comparison(
     beats = [f"beats_{m}" for m in table.index]
     table = table[[c for c in table.columns if not c.startswith("beats_")] + beats]
     table.attrs = {**raw.attrs, "period": period,
-                   "n_excluded_experiment": len(exp.excluded)}
+                   "n_excluded_experiment": len(exp.excluded),
+                   "members": groups, "benchmarks": list(benchmarks),
+                   "configurations": list(exp.configurations)}
     return per_basin, table
+
+
+def _per_basin_nse(per_basin: pd.DataFrame,
+                   table: pd.DataFrame) -> dict[str, dict[str, pd.Series]]:
+    """``{"single": {cfg: seed-mean NSE}, "ensemble": {cfg: NSE}}`` over the common basins.
+
+    A basin whose NSE is undefined for any seed has no seed mean (NaN, dropped when paired).
+    """
+    nse = per_basin["nse"].unstack("model").astype("float64")
+    members = table.attrs.get("members", {})
+    kinds: dict[str, dict[str, pd.Series]] = {"single": {}, "ensemble": {}}
+    for name in table.attrs.get("configurations", []):
+        seeds = members.get(f"{name} single", [])
+        if seeds:
+            kinds["single"][name] = nse[seeds].mean(axis=1, skipna=False)
+        if f"{name} ensemble" in nse.columns:
+            kinds["ensemble"][name] = nse[f"{name} ensemble"]
+    return kinds
+
+
+def benchmark_significance(per_basin: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Wilcoxon signed-rank p and Cohen's d of every configuration against every benchmark.
+
+    Parameters
+    ----------
+    per_basin, table : pd.DataFrame
+        Output of :func:`benchmark_comparison` (``table.attrs`` names the members, the
+        configurations and the benchmarks).
+
+    Returns
+    -------
+    pd.DataFrame
+        Column ``kind`` (``single``: NSE averaged over seeds; ``ensemble``: the ensemble mean's
+        NSE), then :data:`~ealstm.evaluation.stats.COMPARISON_COLUMNS` with ``config_a`` the
+        configuration and ``config_b`` the benchmark; ``n`` the basins where both NSE are
+        defined. ``cohens_d > 0``: the configuration is better on average.
+    """
+    rows = []
+    benchmarks = table.attrs.get("benchmarks", [])
+    nse = per_basin["nse"].unstack("model").astype("float64")
+    for kind, values in _per_basin_nse(per_basin, table).items():
+        for name, series in values.items():
+            for bench in benchmarks:
+                pair = compare_configurations({name: series, bench: nse[bench]})
+                rows.append(pair.assign(kind=kind))
+    columns = ["kind", *COMPARISON_COLUMNS]
+    out = pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
+    out.attrs = {"period": table.attrs.get("period", ""),
+                 "n_basins": int(table.attrs.get("n_basins", 0)),
+                 "excluded_basins": list(table.attrs.get("excluded_basins", []))}
+    return out
 
 
 def benchmark_table(experiment_dir: Path, benchmarks: Mapping[str, Path], period: str = "test",
@@ -150,10 +213,11 @@ def benchmark_table(experiment_dir: Path, benchmarks: Mapping[str, Path], period
         Index ``model`` (``"<cfg> single"``, ``"<cfg> ensemble"``, then the benchmarks);
         columns ``n_basins``, ``nse_mean``, ``nse_median``, ``n_nse_le_0``,
         ``<metric>_median`` of :data:`~ealstm.evaluation.benchmarks.BENCHMARK_METRICS` (each
-        with ``_std``), and ``beats_<model>``: the number of common basins where the row's NSE
-        is higher than that model's (averaged over seeds for single models; NaN on the
-        diagonal). Basins: those of
+        with ``_std``; each over the basins where that metric is defined for every model),
+        ``n_nse`` and ``n_<metric>`` (basins per statistic), and ``beats_<model>``: the
+        number of common basins where the row's NSE is higher than that model's (averaged
+        over seeds for single models; NaN on the diagonal). Basins: those of
         :func:`~ealstm.report.experiment_results.load_experiment` that every benchmark covers
-        and every model scores; ``attrs`` holds the counts.
+        (each statistic on those where its metric is defined); ``attrs`` holds the counts.
     """
     return benchmark_comparison(experiment_dir, benchmarks, period, configurations, single)[1]

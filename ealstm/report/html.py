@@ -42,6 +42,7 @@ TABLE_TITLES = {
     "significance": "Significance tests (paired Wilcoxon test, Cohen's d)",
     "table3": "Table 3: comparison with the benchmark models",
     "table3_per_basin": "Table 3, per basin: metrics of every model on the common basins",
+    "table3_significance": "Table 3: Wilcoxon test and Cohen's d against the benchmark models",
 }
 FIGURE_CAPTIONS = {
     "nse_cdf": "Empirical CDF of the per-basin NSE of every configuration (paper Fig. 3): "

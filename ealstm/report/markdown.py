@@ -125,6 +125,26 @@ def significance_markdown(table: pd.DataFrame) -> str:
             f"d > 0: config_a better. {note}.\n\n" + markdown_table(shown, index=False))
 
 
+def benchmark_significance_markdown(table: pd.DataFrame) -> str:
+    """Markdown of :func:`~ealstm.report.benchmark_table.benchmark_significance`."""
+    shown = table.copy()
+    shown["p_value"] = [_pm(p, None, ".2e") for p in table["p_value"]]
+    shown["wilcoxon_statistic"] = [_pm(t, None, ".1f") for t in table["wilcoxon_statistic"]]
+    return ("## Table 3: Wilcoxon signed-rank tests and Cohen's d against the benchmark models "
+            f"({table.attrs.get('period', '')})\n\n"
+            "single: per-basin NSE averaged over seeds; ensemble: NSE of the ensemble mean; "
+            "n: common basins where both NSE are defined. d > 0: config_a (the experiment's "
+            "configuration) better.\n\n" + markdown_table(shown, index=False))
+
+
+def _median_label(table: pd.DataFrame, metric: str) -> str:
+    """Column header ``"<metric> (median, n=<basins>)"``; without the count for old tables."""
+    column = f"n_{metric}"
+    if column not in table.columns or not len(table):
+        return f"{metric} (median)"
+    return f"{metric} (median, n={int(table[column].iloc[0])})"
+
+
 def table3_markdown(table: pd.DataFrame) -> str:
     """Markdown of Table 3: ``mean ± std`` over seeds for single models.
 
@@ -143,7 +163,7 @@ def table3_markdown(table: pd.DataFrame) -> str:
     for column, label, spec in (("nse_mean", "mean NSE", ".3f"),
                                 ("nse_median", "median NSE", ".3f"),
                                 ("n_nse_le_0", "NSE <= 0", ".1f"),
-                                *((f"{m}_median", f"{m} (median)", ".2f")
+                                *((f"{m}_median", _median_label(table, m), ".2f")
                                   for m in BENCHMARK_METRICS)):
         pairs = zip(table[column], table[f"{column}_std"], strict=True)
         shown[label] = [_pm(v, s, spec) for v, s in pairs]
@@ -151,7 +171,9 @@ def table3_markdown(table: pd.DataFrame) -> str:
         shown[f"> {column.removeprefix('beats_')}"] = [_pm(v, None, ".1f") for v in table[column]]
     attrs = table.attrs
     return (f"## Table 3: comparison with benchmark models ({attrs.get('period', '')})\n\n"
-            f"{attrs.get('n_basins', '?')} basins covered and scored by every model "
+            f"{attrs.get('n_basins', '?')} basins covered by every model with an NSE for each; "
+            "every other median over the basins where its metric is defined for every model "
+            "(n in its header) "
             f"({attrs.get('n_excluded', 0)} of {attrs.get('n_common_basins', '?')} common "
             "basins excluded). Single models: mean ± population std over seeds. "
             "\"> X\": number of basins where the row's NSE is higher than X's.\n\n"

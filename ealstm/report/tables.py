@@ -39,14 +39,19 @@ import pandas as pd
 from ealstm.evaluation.metrics import summarize
 from ealstm.evaluation.stats import compare_configurations
 from ealstm.io import save_csv, write_text
-from ealstm.report.benchmark_table import benchmark_comparison
+from ealstm.report.benchmark_table import benchmark_comparison, benchmark_significance
 from ealstm.report.experiment_results import (
     SEED_STD_DDOF,
     ConfigurationResults,
     ExperimentResults,
     load_experiment,
 )
-from ealstm.report.markdown import significance_markdown, table2_markdown, table3_markdown
+from ealstm.report.markdown import (
+    benchmark_significance_markdown,
+    significance_markdown,
+    table2_markdown,
+    table3_markdown,
+)
 
 __all__ = [
     "TABLE2_COLUMNS",
@@ -167,9 +172,10 @@ def write_tables(experiment_dir: Path, period: str = "test",
     """Write Table 2, the significance tests and (with ``benchmarks``) Table 3.
 
     Files (atomically, under ``<experiment_dir>/tables/``): ``table2.csv|md``,
-    ``significance.csv|md`` and, with benchmarks, ``table3.csv|md`` plus
-    ``table3_per_basin.csv`` (every model's metrics per common basin). CSVs hold full
-    precision; the Markdown files the paper's ``mean ± std`` layout.
+    ``significance.csv|md`` and, with benchmarks, ``table3.csv|md``,
+    ``table3_per_basin.csv`` (every model's metrics per common basin) and
+    ``table3_significance.csv|md`` (Wilcoxon p and Cohen's d against every benchmark). CSVs
+    hold full precision; the Markdown files the paper's ``mean ± std`` layout.
 
     Returns
     -------
@@ -185,7 +191,11 @@ def write_tables(experiment_dir: Path, period: str = "test",
              write_text(out / "significance.md", significance_markdown(sig))]
     if benchmarks:
         per_basin, t3 = benchmark_comparison(experiment_dir, benchmarks, period)
+        sig3 = benchmark_significance(per_basin, t3)
         paths += [save_csv(out / "table3.csv", t3),
                   write_text(out / "table3.md", table3_markdown(t3)),
-                  save_csv(out / "table3_per_basin.csv", per_basin)]
+                  save_csv(out / "table3_per_basin.csv", per_basin),
+                  save_csv(out / "table3_significance.csv", sig3, index=False),
+                  write_text(out / "table3_significance.md",
+                             benchmark_significance_markdown(sig3))]
     return paths

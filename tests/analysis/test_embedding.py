@@ -121,17 +121,42 @@ def test_duplicate_points_give_nan_silhouette_not_an_error():
 
 # --------------------------------------------------------------------------- variance reduction
 def test_variance_reduction_against_hand_computed_values():
+    """Paper default: 1 - unweighted mean over clusters of Var_c / Var, both with ddof=1."""
     labels = np.array([0, 0, 1, 1])
     signatures = pd.DataFrame({
         "cluster_id": [0.0, 0.0, 1.0, 1.0],      # explained completely
-        "within_only": [1.0, 2.0, 1.0, 2.0],     # cluster means equal: nothing explained
-        "mixed": [1.0, 2.0, 3.0, 6.0],           # SST = 14, SSW = 0.5 + 4.5 = 5
+        "within_only": [1.0, 2.0, 1.0, 2.0],     # Var = 1/3, Var_c = 1/2 each: 1 - 1.5 = -0.5
+        "mixed": [1.0, 2.0, 3.0, 6.0],           # Var = 14/3, Var_c = 1/2 and 9/2: 13/28
     }, index=["a", "b", "c", "d"])  # fmt: skip
     result = variance_reduction(labels, signatures)
     assert list(result.index) == ["cluster_id", "within_only", "mixed"]
     assert result["cluster_id"] == pytest.approx(1.0)
+    assert result["within_only"] == pytest.approx(-0.5)
+    assert result["mixed"] == pytest.approx(13.0 / 28.0)
+
+
+def test_eta2_variance_reduction_against_hand_computed_values():
+    """Named option: size-weighted, ddof=0 -- 1 - SS_within / SS_total."""
+    labels = np.array([0, 0, 1, 1])
+    signatures = pd.DataFrame({"within_only": [1.0, 2.0, 1.0, 2.0],
+                               "mixed": [1.0, 2.0, 3.0, 6.0]})  # SST = 14, SSW = 0.5 + 4.5
+    result = variance_reduction(labels, signatures, method="eta2")
     assert result["within_only"] == pytest.approx(0.0)
     assert result["mixed"] == pytest.approx(1.0 - 5.0 / 14.0)
+    with pytest.raises(ConfigError, match="variance reduction method"):
+        variance_reduction(labels, signatures, method="weighted")
+
+
+def test_paper_variance_reduction_weights_clusters_equally_and_skips_singletons():
+    """Unequal clusters: [1, 2, 3] (Var 1) and [10, 12] (Var 2), total Var 25.3 (ddof 1)."""
+    frame = pd.DataFrame({"s": [1.0, 2.0, 3.0, 10.0, 12.0]})
+    labels = np.array([0, 0, 0, 1, 1])
+    assert variance_reduction(labels, frame)["s"] == pytest.approx(1.0 - 1.5 / 25.3)
+    assert variance_reduction(labels, frame, "eta2")["s"] == pytest.approx(1.0 - 4.0 / 101.2)
+    # a singleton cluster has no sample variance and is left out of the mean (pandas skipna)
+    single = pd.DataFrame({"s": [1.0, 3.0, 10.0]})  # total Var 67/3, Var_0 = 2
+    assert variance_reduction([0, 0, 1], single)["s"] == pytest.approx(1.0 - 6.0 / 67.0)
+    assert np.isnan(variance_reduction([0, 1, 2], single)["s"])  # only singletons
 
 
 def test_variance_reduction_of_the_cluster_id_on_blobs_is_one():
@@ -177,7 +202,7 @@ def test_embedding_analysis_writes_every_artifact(tiny_ealstm_run, tmp_path):
     assert set(reduction["k"]) == set(result.best_k.values())
     assert list(reduction["signature"][: len(SIGNATURES)]) == list(SIGNATURES)
     values = reduction[["embedding", "raw"]].to_numpy()
-    assert ((values[np.isfinite(values)] >= -1e-12) & (values[np.isfinite(values)] <= 1)).all()
+    assert (values[np.isfinite(values)] <= 1.0 + 1e-12).all()  # the paper's can be negative
 
 
 def test_umap_is_skipped_with_a_warning_when_there_are_too_few_basins(demo_camels, tmp_path,

@@ -195,3 +195,26 @@ def test_compare_errors() -> None:
         compare_with_benchmarks(qobs, {"other": other})
     with pytest.raises(ValueError, match="dims"):
         compare_with_benchmarks(qobs, {"m": qobs.rename(basin="gauge")})
+
+
+def test_each_statistic_uses_the_basins_where_its_metric_is_defined() -> None:
+    """An intermittent basin (FLV undefined) stays in the NSE columns (Table 2 rule)."""
+    qobs = _qobs()
+    qobs[0, :60] = 0.0  # half of the days without flow: flat observed low segment, no FLV
+    models = {"a": _sim(qobs, 1.0, 1), "b": _sim(qobs, 0.8, 2)}
+    per_basin, table = compare_with_benchmarks(qobs, models)
+    assert per_basin.loc[("a", BASINS[0]), "flv"] != per_basin.loc[("a", BASINS[0]), "flv"]
+    assert table.attrs["n_basins"] == 4 and table.attrs["n_excluded"] == 0
+    assert per_basin["included"].all()
+    for name, sim in models.items():
+        expected = [nse(qobs.sel(basin=b).values, sim.sel(basin=b).values) for b in BASINS]
+        assert table.loc[name, "nse_mean"] == pytest.approx(np.mean(expected))
+        assert table.loc[name, "nse_median"] == pytest.approx(np.median(expected))
+        flv = [METRICS["flv"](qobs.sel(basin=b).values, sim.sel(basin=b).values)
+               for b in BASINS[1:]]
+        assert table.loc[name, "flv_median"] == pytest.approx(np.median(flv))
+        fhv = [METRICS["fhv"](qobs.sel(basin=b).values, sim.sel(basin=b).values) for b in BASINS]
+        assert table.loc[name, "fhv_median"] == pytest.approx(np.median(fhv))
+    assert (table["n_basins"] == 4).all() and (table["n_nse"] == 4).all()
+    assert (table["n_flv"] == 3).all() and (table["n_fhv"] == 4).all()
+    assert table.loc["a", "beats_b"] + table.loc["b", "beats_a"] == 4

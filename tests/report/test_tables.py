@@ -8,13 +8,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 import xarray as xr
 import yaml
 
 from ealstm.errors import BasinDataError, DataNotFoundError
 from ealstm.evaluation.metrics import METRICS, evaluate_basins, nse
 from ealstm.evaluation.stats import cohens_d, wilcoxon_test
-from ealstm.report.benchmark_table import benchmark_comparison, benchmark_table
+from ealstm.report.benchmark_table import (
+    benchmark_comparison,
+    benchmark_significance,
+    benchmark_table,
+)
 from ealstm.report.experiment_results import find_configurations
 from ealstm.report.markdown import markdown_table
 from ealstm.report.tables import TABLE2_COLUMNS, significance_table, table2, write_tables
@@ -209,6 +214,7 @@ def test_benchmark_table(pred_experiment: tuple[Path, dict[str, Path], np.ndarra
     assert math.isnan(table.loc["hbv", "nse_mean_std"])
     assert math.isnan(row["beats_ealstm_nse single"])
     assert {"fhv_median", "fhv_median_std", "beats_vic"} <= set(table.columns)
+    assert (table["n_flv"] == 3).all() and "n_flv_std" not in table.columns
     # beats of a benchmark against a single model: mean over seeds of the basin counts
     per_basin, _ = benchmark_comparison(exp, benchmarks)
     hbv = per_basin.loc["hbv"].loc[common, "nse"]
@@ -217,6 +223,27 @@ def test_benchmark_table(pred_experiment: tuple[Path, dict[str, Path], np.ndarra
     assert table.loc["hbv", "beats_ealstm_nse single"] == pytest.approx(np.mean(counts))
     ens = per_basin.loc["ealstm_nse ensemble"].loc[common, "nse"]
     assert table.loc["ealstm_nse ensemble", "beats_hbv"] == (ens > hbv).sum()
+
+
+def test_benchmark_significance_by_hand(pred_experiment) -> None:
+    """Wilcoxon p (scipy, exact) and Cohen's d (pooled sample std) computed independently."""
+    exp, benchmarks, _ = pred_experiment
+    per_basin, table = benchmark_comparison(exp, benchmarks)
+    sig = benchmark_significance(per_basin, table).set_index(["kind", "config_a", "config_b"])
+    assert len(sig) == 2 * 2 * 2  # single/ensemble x 2 configurations x 2 benchmarks
+    common = BASINS[:3]
+    single = np.mean([_seed_nse(exp, "ealstm_nse", s, common) for s in SEEDS], axis=0)
+    hbv = per_basin.loc["hbv"].loc[common, "nse"].to_numpy(np.float64)
+    row = sig.loc[("single", "ealstm_nse", "hbv")]
+    assert row["n"] == 3 and row["n_dropped"] == 0
+    assert row["p_value"] == pytest.approx(scipy.stats.wilcoxon(single, hbv).pvalue)
+    pooled = np.sqrt((np.var(single, ddof=1) + np.var(hbv, ddof=1)) / 2)
+    assert row["cohens_d"] == pytest.approx((single.mean() - hbv.mean()) / pooled)
+    ens = per_basin.loc["ealstm_nse ensemble"].loc[common, "nse"].to_numpy(np.float64)
+    vic = per_basin.loc["vic"].loc[common, "nse"].to_numpy(np.float64)
+    row = sig.loc[("ensemble", "ealstm_nse", "vic")]
+    assert row["n"] == 3 and row["mean_a"] == pytest.approx(ens.mean())
+    assert row["p_value"] == pytest.approx(scipy.stats.wilcoxon(ens, vic).pvalue)
 
 
 def test_benchmark_table_uses_experiment_basins(pred_experiment) -> None:
@@ -240,7 +267,8 @@ def test_write_tables(pred_experiment) -> None:
     paths = write_tables(exp, benchmarks=benchmarks)
     names = [p.name for p in paths]
     assert names == ["table2.csv", "table2.md", "significance.csv", "significance.md",
-                     "table3.csv", "table3.md", "table3_per_basin.csv"]
+                     "table3.csv", "table3.md", "table3_per_basin.csv",
+                     "table3_significance.csv", "table3_significance.md"]
     assert sorted(p.name for p in (exp / "tables").iterdir()) == sorted(names)  # no temp files
     written = pd.read_csv(exp / "tables" / "table2.csv", index_col="configuration")
     pd.testing.assert_frame_equal(written, table2(exp), check_dtype=False)
@@ -254,5 +282,9 @@ def test_write_tables(pred_experiment) -> None:
     assert "| ensemble | lstm_static_nse | ealstm_nse | 4 | 0 |" in sig
     t3 = (exp / "tables" / "table3.md").read_text()
     assert "3 basins covered" in t3 and "| hbv |" in t3 and " ± " in t3
+    assert "flv (median, n=3)" in t3  # basins of each median in its header
+    sig3 = (exp / "tables" / "table3_significance.md").read_text()
+    assert "| single | ealstm_nse | hbv | 3 | 0 |" in sig3  # the 3 basins hbv covers
+    assert "| ensemble | lstm_static_nse | vic | 3 | 0 |" in sig3
     assert find_configurations(exp) == ["lstm_static_nse", "ealstm_nse"]
     assert [p.name for p in write_tables(exp)] == names[:4]
