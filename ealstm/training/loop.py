@@ -38,10 +38,16 @@ from ealstm.data.windows import (
 from ealstm.errors import CheckpointError, NoValidDataError
 from ealstm.evaluation.metrics import METRICS
 from ealstm.evaluation.predict import Simulation, simulate
-from ealstm.io import load_json, save_json, save_yaml
+from ealstm.io import load_json, remove_orphan_tmp_files, save_json, save_yaml
+from ealstm.locks import folder_lock
 from ealstm.models import build_model
 from ealstm.rundir import RunPaths
-from ealstm.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ealstm.training.checkpoint import (
+    checkpoint_dir,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from ealstm.training.epoch_log import EpochLog
 from ealstm.training.losses import LOSSES
 
@@ -78,8 +84,20 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
         Continue a run from its last checkpoint instead of starting a new one.
     progress
         Show a progress bar with the running loss.
+
+    Raises
+    ------
+    RunLockedError
+        Another process is training (or evaluating) in the same run folder.
     """
+    with folder_lock(cfg.run_dir):
+        return _train_locked(cfg, resume, progress)
+
+
+def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
+    """Body of :func:`train`, run while holding the run folder's lock."""
     paths = RunPaths(cfg.run_dir)
+    remove_orphan_tmp_files(paths.root, checkpoint_dir(paths.root))
     _prepare_run_dir(paths, cfg, resume)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
