@@ -97,7 +97,7 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
 def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
     """Body of :func:`train`, run while holding the run folder's lock."""
     paths = RunPaths(cfg.run_dir)
-    remove_orphan_tmp_files(paths.root, checkpoint_dir(paths.root))
+    _remove_orphans(paths)
     _prepare_run_dir(paths, cfg, resume)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
@@ -139,6 +139,16 @@ def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
     else:
         paths.root.mkdir(parents=True, exist_ok=True)
     save_yaml(paths.config, cfg.to_dict())
+
+
+def _remove_orphans(paths: RunPaths) -> None:
+    """Delete ``.tmp`` files of checkpoints and of train's own artifacts left by a killed run.
+
+    Temporary files of other writers (``ealstm evaluate`` may run alongside) are left alone.
+    """
+    remove_orphan_tmp_files(checkpoint_dir(paths.root))
+    for artifact in (paths.config, paths.scaler, paths.train_log):
+        remove_orphan_tmp_files(paths.root, name=artifact.name)
 
 
 #: Keys a resumed run may change: where it runs and caches, not what it learns.
