@@ -4,7 +4,9 @@ The cache file (:mod:`ealstm.data.cache`) records the fingerprint of ``data.data
 time it was built and is rebuilt when it differs: a replaced, edited, added or removed raw file
 then never goes on feeding stale arrays into training. Every non-hidden file below the data
 folder counts (a superset of the files a reader opens, so no read file is missed); hidden
-entries (``.ealstm-download.json``, ``.lock``, ...) and a cache folder inside it do not.
+entries (``.ealstm-download.json``, ``.lock``, ...) and a cache folder inside it do not. Keep
+run folders outside the data folder: their files would count as raw files and every run would
+invalidate the cache.
 """
 
 from __future__ import annotations
