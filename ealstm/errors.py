@@ -27,3 +27,11 @@ class NoValidDataError(EalstmError, ValueError):
 
 class CheckpointError(EalstmError, ValueError):
     """A checkpoint or run directory is missing, incomplete or from an incompatible run."""
+
+
+class RunLockedError(EalstmError, RuntimeError):
+    """Another process holds the lock of a run folder (or experiment member); names its pid."""
+
+
+class IntegrityError(EalstmError, ValueError):
+    """A file does not match the SHA-256 checksum written with it (corrupt or changed)."""

@@ -1,12 +1,21 @@
 """Atomic writes and small readers/writers for the artifacts of a run.
 
-Every artifact is written to a temporary file in the target folder and then moved into place
-with :func:`os.replace`, so that a killed process never leaves a half-written file behind.
+Every artifact is written to a temporary file ``.<name>.<random>.tmp`` in the target folder and
+then moved into place with :func:`os.replace`, so that a killed process never leaves a
+half-written file behind, at most an orphan ``.tmp`` file, which
+:func:`remove_orphan_tmp_files` deletes (at run start, before a cache build).
+
+Checkpoints and cache files also get a SHA-256 sidecar ``<name>.sha256`` (``sha256sum`` format,
+written atomically right after the file, :func:`atomic_checked_path`), verified on load by
+:func:`verify_checksum`: one flipped byte is then an :class:`~ealstm.errors.IntegrityError`
+naming the file instead of silently wrong weights or data.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -17,6 +26,10 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 import yaml
+
+from ealstm.errors import IntegrityError
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -77,3 +90,73 @@ def save_csv(path: Path, frame: pd.DataFrame, **kwargs: Any) -> Path:
 def save_netcdf(path: Path, dataset: xr.Dataset) -> Path:
     """Write an xarray Dataset as netCDF4, atomically."""
     return atomic_write(path, lambda tmp: dataset.to_netcdf(tmp, engine="netcdf4"))
+
+
+# --- orphan temporary files -------------------------------------------------------------------
+
+
+def remove_orphan_tmp_files(*folders: Path, name: str | None = None) -> list[Path]:
+    """Delete the ``.tmp`` files that killed atomic writes left in ``folders``.
+
+    Call it only while no other process writes there (holding the folder's lock). With ``name``
+    only the temporary files of that target file (``.<name>.*.tmp``) are removed.
+    """
+    pattern = f".{name}.*.tmp" if name else ".*.tmp"
+    removed = [p for folder in folders if Path(folder).is_dir()
+               for p in sorted(Path(folder).glob(pattern)) if p.is_file()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+        log.info("removed %s, left by an interrupted write", path)
+    return removed
+
+
+# --- SHA-256 sidecars -------------------------------------------------------------------------
+
+
+def checksum_path(path: Path) -> Path:
+    """Sidecar ``<path>.sha256`` that holds the SHA-256 of ``path``."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's content, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def atomic_checked_path(path: Path) -> Iterator[Path]:
+    """Like :func:`atomic_path`, then write the SHA-256 sidecar of the new file atomically.
+
+    A process killed between the two moves leaves the new file with no (or the previous)
+    sidecar: never a half-written file, at worst a file that :func:`verify_checksum` rejects.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        yield tmp
+        digest = sha256_file(tmp)
+    write_text(checksum_path(path), f"{digest}  {path.name}\n")
+
+
+def verify_checksum(path: Path) -> bool:
+    """Check ``path`` against its sidecar; ``False`` when there is no sidecar (older files).
+
+    Raises
+    ------
+    IntegrityError
+        The content does not match the sidecar (or the sidecar is unreadable); names both files.
+    """
+    sidecar = checksum_path(path)
+    if not sidecar.is_file():
+        return False
+    recorded = sidecar.read_text(encoding="utf-8").split()
+    actual = sha256_file(path)
+    if not recorded or recorded[0].lower() != actual:
+        expected = recorded[0][:16] if recorded else "nothing"
+        raise IntegrityError(f"{path} is corrupt or was changed: its SHA-256 {actual[:16]}... "
+                             f"does not match {expected}... recorded in {sidecar}")
+    return True

@@ -5,10 +5,17 @@ link pointing outside the target folder (directly or through other links of the 
 write anywhere on disk. :func:`extract_archive` therefore checks every member before it writes
 anything, detects the archive type from the content rather than the name, and reports corrupt
 archives as :class:`~ealstm.data.fetch.DownloadError`.
+
+Only a sub-folder of the unpacked archive may become the data folder (the download installer
+moves its contents there). :func:`check_links_confined` therefore checks, before that move,
+every link against that FINAL folder: a link that stays inside the unpacked archive but leaves
+the sub-folder (``a/b/c/d/camels_attributes_v2.0 -> ../../OUTSIDE``) would otherwise point
+outside the data folder, and later downloads would write through it.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 import tarfile
@@ -202,3 +209,46 @@ def _resolve_in_archive(parts: list[str], links: Mapping[str, str],
             out = resolved
     return out
 
+
+
+def check_links_confined(tree: Path, unpacked: Path, archive: Path) -> None:
+    """Reject links in ``tree`` (part of the ``unpacked`` archive) that lead outside ``tree``.
+
+    ``tree`` is the folder whose contents become the data folder. Symbolic links (also chains
+    of them) must resolve inside it, and a hard link must not share its file with a member
+    outside it.
+
+    Raises
+    ------
+    DownloadError
+        Naming the member, its link target and the archive.
+    """
+    tree = Path(os.path.realpath(tree))
+    outside = {_inode(p) for p in _entries(Path(unpacked), skip=tree)
+               if p.is_file() and not p.is_symlink()}
+    for path in _entries(tree):
+        name = path.relative_to(tree).as_posix()
+        if path.is_symlink():
+            target = os.readlink(path)
+            if not Path(os.path.realpath(path)).is_relative_to(tree):
+                raise DownloadError(f"{archive}: member {name!r} is a symbolic link to "
+                                    f"{target!r}, which leads outside the data folder it would "
+                                    "be installed in; refusing to install the archive")
+        elif path.is_file() and path.lstat().st_nlink > 1 and _inode(path) in outside:
+            raise DownloadError(f"{archive}: member {name!r} is a hard link to a member outside "
+                                "the data folder it would be installed in; refusing to install "
+                                "the archive")
+
+
+def _entries(root: Path, skip: Path | None = None) -> list[Path]:
+    """Every file, folder and link below ``root`` (links not followed), except ``skip``."""
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = [d for d in dirs if skip is None or Path(folder, d).resolve() != skip]
+        found += [Path(folder, name) for name in [*dirs, *files]]
+    return found
+
+
+def _inode(path: Path) -> tuple[int, int]:
+    info = path.lstat()
+    return info.st_dev, info.st_ino

@@ -6,8 +6,13 @@ hundred basins takes a while, so the aligned arrays are written once to
 ``<cache_dir>/<dataset>_<key>.nc`` where ``key`` is a hash of the fields of
 :class:`~ealstm.config.DataConfig` that change the arrays (data set, data folder, forcing
 product, inputs, target, attributes, basins and the date axis). Training, evaluation and
-analysis then read that file. The hash does not see the content of the raw files: delete the
-cache folder after replacing them.
+analysis then read that file.
+
+The cache file records the size and mtime of every raw file (:mod:`ealstm.data.raw_files`) and
+has a SHA-256 sidecar (:func:`ealstm.io.atomic_checked_path`); a cache whose raw files changed,
+or whose content does not match its checksum, is rebuilt with a WARNING. Two processes that
+need the same missing cache file do not both parse: the second waits for the first (an
+exclusive lock on ``.<file>.lock`` in the cache folder) and then reads the first one's file.
 """
 
 from __future__ import annotations
@@ -27,14 +32,16 @@ import pandas as pd
 import xarray as xr
 
 from ealstm.config import PERIOD_NAMES, DataConfig, Period
+from ealstm.data import raw_files
 from ealstm.data.datasets import get_dataset
 from ealstm.errors import BasinDataError, ConfigError
-from ealstm.io import save_netcdf
+from ealstm.io import atomic_checked_path, remove_orphan_tmp_files, verify_checksum
+from ealstm.locks import wait_lock
 
 log = logging.getLogger(__name__)
 
 #: Bump when the layout of the cache file changes; old files are then rebuilt, not misread.
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: records the raw-file fingerprint, has a SHA-256 sidecar
 #: Columns of :attr:`BasinArrays.coverage`: first/last day with all inputs / a target finite.
 COVERAGE_COLUMNS = ("forcing_start", "forcing_end", "qobs_start", "qobs_end")
 
@@ -184,17 +191,38 @@ def _load_or_build(cfg: DataConfig, force: bool) -> tuple[BasinArrays, Path]:
     dates = date_axis(cfg)
     key = cache_key(cfg, basins, dates)
     path = cache_path(cfg, key)
-    arrays = None
-    if path.is_file() and not force:
-        arrays = _read_cache(path, basins, dates, cfg)
-    else:
-        log.info("cache miss: no file %s", path)
+    arrays = None if force else _read_if_valid(path, basins, dates, cfg)
     if arrays is None:
-        log.info("parsing %d basins of %s", len(basins), get_dataset(cfg).describe(cfg))
-        arrays = _build_arrays(cfg, basins, dates)
-        save_netcdf(path, arrays_to_dataset(arrays, key))
-        log.info("wrote cache file %s", path)
+        with wait_lock(path.with_name(f".{path.name}.lock")):  # one builder at a time
+            arrays = None if force else _read_if_valid(path, basins, dates, cfg, quiet=True)
+            if arrays is None:
+                arrays = _build_and_write(cfg, basins, dates, key, path)
     return arrays, path
+
+
+def _read_if_valid(path: Path, basins: tuple[str, ...], dates: pd.DatetimeIndex,
+                   cfg: DataConfig, quiet: bool = False) -> BasinArrays | None:
+    """Arrays of the cache file if it exists and is valid, else ``None`` (logged)."""
+    if path.is_file():
+        return _read_cache(path, basins, dates, cfg, quiet)
+    if not quiet:
+        log.info("cache miss: no file %s", path)
+    return None
+
+
+def _build_and_write(cfg: DataConfig, basins: tuple[str, ...], dates: pd.DatetimeIndex,
+                     key: str, path: Path) -> BasinArrays:
+    """Parse the raw files and write the cache file with their fingerprint and a checksum."""
+    remove_orphan_tmp_files(path.parent, name=path.name)
+    prints = raw_files.fingerprint(cfg.data_dir, exclude=path.parent)  # before parsing
+    log.info("parsing %d basins of %s", len(basins), get_dataset(cfg).describe(cfg))
+    arrays = _build_arrays(cfg, basins, dates)
+    ds = arrays_to_dataset(arrays, key)
+    ds.attrs["raw_files"] = raw_files.to_text(prints)
+    with atomic_checked_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4")
+    log.info("wrote cache file %s", path)
+    return arrays
 
 
 # --- configuration -> basins, date axis, cache file -------------------------------------------
@@ -412,20 +440,38 @@ def dataset_to_arrays(ds: xr.Dataset) -> BasinArrays:
 
 
 def _read_cache(path: Path, basins: tuple[str, ...], dates: pd.DatetimeIndex,
-                cfg: DataConfig) -> BasinArrays | None:
-    """Arrays from the cache file, or ``None`` (with a warning) if it is unreadable or stale."""
+                cfg: DataConfig, quiet: bool = False) -> BasinArrays | None:
+    """Arrays from the cache file, or ``None`` (with a warning) if it is unreadable or stale.
+
+    Stale: another format version, no or a mismatching SHA-256 sidecar, changed raw files, or
+    other basins, names or dates than ``cfg``. ``quiet`` logs a stale file at INFO only (the
+    second look, under the build lock, after the first one has warned).
+    """
     try:
+        if not verify_checksum(path):
+            raise ValueError(f"it has no checksum file {path.name}.sha256")
         with xr.open_dataset(path, engine="netcdf4") as ds:
             if int(ds.attrs.get("format_version", -1)) != CACHE_FORMAT_VERSION:
                 raise ValueError(f"format version {ds.attrs.get('format_version')}")
+            _check_raw_files(ds.attrs.get("raw_files"), cfg, path)
             arrays = dataset_to_arrays(ds.load())
         expected = (basins, tuple(cfg.dynamic_inputs), tuple(cfg.static_attributes))
         found = (arrays.basins, arrays.dynamic_names, arrays.static_names)
         if found != expected or not arrays.dates.equals(dates):
             raise ValueError("its basins, names or dates differ from the config")
     except Exception as exc:  # any unreadable file is rebuilt, never trusted
-        log.warning("cache file %s is unreadable (%s: %s); rebuilding it",
-                    path, type(exc).__name__, exc)
+        log.log(logging.INFO if quiet else logging.WARNING,
+                "cache file %s is unreadable or stale (%s: %s); rebuilding it",
+                path, type(exc).__name__, exc)
         return None
     log.info("cache hit: loaded %d basins from %s", len(arrays.basins), path)
     return arrays
+
+
+def _check_raw_files(recorded: str | None, cfg: DataConfig, path: Path) -> None:
+    """Raise ``ValueError`` naming the raw files that changed since the cache was built."""
+    found = raw_files.changes(recorded, raw_files.fingerprint(cfg.data_dir, exclude=path.parent))
+    if found:
+        more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+        raise ValueError(f"raw files in {cfg.data_dir} changed since it was built: "
+                         f"{'; '.join(found[:3])}{more}")

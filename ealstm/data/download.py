@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ealstm.data.archives import extract_archive
+from ealstm.data.archives import check_links_confined, extract_archive
 from ealstm.data.fetch import (
     DownloadError,
     fetch_file,
@@ -295,10 +296,11 @@ def _install(spec: RemoteFile, data_dir: Path, downloads: Path, expected: str | 
              progress: bool, keep_archives: bool) -> str:
     """Download ``spec`` (reusing a verified local copy) and install it; return its digest."""
     if not spec.extract:
-        return _obtain(spec.url, data_dir / spec.dest / spec.filename, expected, progress)
+        path = _check_confined(data_dir / spec.dest / spec.filename, data_dir)
+        return _obtain(spec.url, path, expected, progress)
     archive = downloads / spec.filename
     digest = _obtain(spec.url, archive, expected, progress)
-    _install_archive(archive, spec, data_dir / spec.dest, downloads)
+    _install_archive(archive, spec, data_dir, downloads)
     if not keep_archives:
         archive.unlink()
     return digest
@@ -319,25 +321,44 @@ def _obtain(url: str, path: Path, expected: str | None, progress: bool) -> str:
     return fetch_file(url, path, expected, progress)
 
 
-def _install_archive(archive: Path, spec: RemoteFile, target: Path, work_dir: Path) -> None:
-    """Unpack ``archive`` to a scratch folder, move the marked folder's contents to ``target``.
+def _install_archive(archive: Path, spec: RemoteFile, data_dir: Path, work_dir: Path) -> None:
+    """Unpack ``archive`` to a scratch folder, move the marked folder's contents to the target.
 
-    Entries of ``target`` with the same names are replaced.
+    The target is ``data_dir / spec.dest``; entries with the same names are replaced (a link
+    there is replaced, never followed). Links of the archive and the target itself are checked
+    against the data folder first.
     """
+    target = _check_confined(data_dir / spec.dest, data_dir)
     scratch = work_dir / f".extract-{spec.filename}"
     shutil.rmtree(scratch, ignore_errors=True)
     log.info("unpacking %s", archive)
-    extract_archive(archive, scratch)
-    root = _find_root(scratch, spec.markers, archive)
-    target.mkdir(parents=True, exist_ok=True)
-    for child in sorted(root.iterdir()):
-        destination = target / child.name
-        if destination.is_dir() and not destination.is_symlink():
-            shutil.rmtree(destination)
-        elif destination.exists() or destination.is_symlink():
-            destination.unlink()
-        shutil.move(str(child), str(destination))
-    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        extract_archive(archive, scratch)
+        root = _find_root(scratch, spec.markers, archive)
+        check_links_confined(root, scratch, archive)
+        target.mkdir(parents=True, exist_ok=True)
+        for child in sorted(root.iterdir()):
+            destination = target / child.name
+            if destination.is_dir() and not destination.is_symlink():
+                shutil.rmtree(destination)
+            elif destination.exists() or destination.is_symlink():
+                destination.unlink()
+            shutil.move(str(child), str(destination))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _check_confined(path: Path, data_dir: Path) -> Path:
+    """Return ``path``; raise if it resolves outside ``data_dir`` through a link on disk.
+
+    Such a link can only have been planted (e.g. by an archive unpacked by an older version);
+    writing through it would put files outside the data folder.
+    """
+    real, root = Path(os.path.realpath(path)), Path(os.path.realpath(data_dir))
+    if not real.is_relative_to(root):
+        raise DownloadError(f"{path} resolves to {real}, outside the data folder {data_dir} (a "
+                            "symbolic link left there?); remove the link and download again")
+    return path
 
 
 def _find_root(tree: Path, markers: Sequence[str], archive: Path) -> Path:

@@ -11,8 +11,10 @@ finished, and then :class:`ExperimentError` lists the failures.
 Parallelism
 -----------
 ``workers=1`` trains the members one after another in this process; ``workers=N`` runs up to N
-at once in a ``spawn`` process pool (so a script calling it must use
-``if __name__ == "__main__":``). Each member uses ``threads_per_worker`` torch threads (default
+at once, each in its own ``spawn`` process (:func:`ealstm.workers.run_in_processes`; a script
+calling it must use ``if __name__ == "__main__":``). A worker that dies (killed, out of memory)
+fails only its member, which has no final checkpoint and is retried on the next run.
+Each member uses ``threads_per_worker`` torch threads (default
 ``max(1, cpu_count // workers)``). A member depends only on its config and the thread count, so
 ``workers=1`` and ``workers=N`` with the same ``threads_per_worker`` give bit-identical members.
 
@@ -38,10 +40,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +55,17 @@ from ealstm.evaluation.run import evaluate_run
 from ealstm.experiment.config import ExperimentConfig, validate_members
 from ealstm.experiment.ensemble import build_ensembles
 from ealstm.io import load_json, save_yaml
+from ealstm.locks import folder_lock
 from ealstm.rundir import RunPaths
 from ealstm.training.checkpoint import list_checkpoints
 from ealstm.training.loop import train
+from ealstm.workers import WorkerDiedError, run_in_processes
 
 log = logging.getLogger(__name__)
 
 Member = tuple[str, int]  # (configuration, seed)
-_BROKEN_POOL_HINT = (" (a worker process died: out of memory, killed, or a script that calls "
-                     "run_experiment(workers>1) without `if __name__ == '__main__':`)")
+_DIED_HINT = (" (or a script that calls run_experiment(workers>1) without "
+              "`if __name__ == '__main__':`)")
 
 
 class ExperimentError(EalstmError, RuntimeError):
@@ -150,7 +151,16 @@ def _evaluated(paths: RunPaths, period: str, epoch: int) -> bool:
 
 
 def run_member(cfg: RunConfig, periods: Sequence[str], progress: bool = False) -> Path:
-    """Train (resume, or skip if trained) one member, then evaluate what is not evaluated yet."""
+    """Train (resume, or skip if trained) one member, then evaluate what is not evaluated yet.
+
+    The member's run folder is locked throughout (:func:`ealstm.locks.folder_lock`): a second
+    experiment process reaching the same member fails it with ``RunLockedError``.
+    """
+    with folder_lock(cfg.run_dir, what="experiment member"):
+        return _run_member_locked(cfg, periods, progress)
+
+
+def _run_member_locked(cfg: RunConfig, periods: Sequence[str], progress: bool) -> Path:
     checkpoints = list_checkpoints(cfg.run_dir)
     if cfg.train.epochs not in checkpoints:
         train(cfg, resume=bool(checkpoints), progress=progress)
@@ -206,10 +216,8 @@ def _dispatch(todo: dict[Member, RunConfig], periods: list[str], workers: int,
                         False)
     for data in {cfg.data.model_dump_json(): cfg.data for cfg in todo.values()}.values():
         build_cache(data)  # parse the raw files once, not once per worker
-    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
-        member_of = {pool.submit(_member_task, *a): m for m, a in args.items()}
-        return _collect(((member_of[f], f.result) for f in as_completed(member_of)), progress,
-                        len(member_of))
+    tasks = {m: (_member_task, a) for m, a in args.items()}
+    return _collect(run_in_processes(tasks, min(workers, len(todo))), progress, len(tasks))
 
 
 def _collect(outcomes: Iterable[tuple[Member, Callable[[], Any]]], progress: bool,
@@ -221,7 +229,7 @@ def _collect(outcomes: Iterable[tuple[Member, Callable[[], Any]]], progress: boo
             log.info("finished %s/seed%d: %s", *member, outcome())
         except Exception as exc:  # noqa: BLE001 - one failing member must not stop the others
             log.error("member %s/seed%d failed: %s", *member, exc, exc_info=exc)
-            hint = _BROKEN_POOL_HINT if isinstance(exc, BrokenProcessPool) else ""
+            hint = _DIED_HINT if isinstance(exc, WorkerDiedError) else ""
             failures[member] = f"{type(exc).__name__}: {exc}{hint}"
     return failures
 

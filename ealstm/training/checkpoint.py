@@ -2,19 +2,26 @@
 
 A checkpoint holds the model and optimizer state, the epoch and what is needed to rebuild the
 model (``model_args``, the resolved config). Nothing is pickled beyond tensors, numbers and
-strings, so loading never executes code.
+strings, so loading never executes code. Each checkpoint has a SHA-256 sidecar
+``epoch_NNN.pt.sha256`` (:func:`ealstm.io.atomic_checked_path`) that is verified on load: a
+corrupt file is a :class:`~ealstm.errors.CheckpointError` that names it and the epoch to resume
+from, never silently wrong weights. Checkpoints written before sidecars existed load with a
+warning.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ealstm.errors import CheckpointError
-from ealstm.io import atomic_path
+from ealstm.errors import CheckpointError, IntegrityError
+from ealstm.io import atomic_checked_path, verify_checksum
+
+log = logging.getLogger(__name__)
 
 _PATTERN = re.compile(r"^epoch_(\d{3,})\.pt$")
 
@@ -32,7 +39,7 @@ def checkpoint_path(run_dir: Path, epoch: int) -> Path:
 def save_checkpoint(run_dir: Path, epoch: int, state: dict[str, Any]) -> Path:
     """Write ``state`` plus the epoch as the checkpoint of ``epoch``, atomically."""
     path = checkpoint_path(run_dir, epoch)
-    with atomic_path(path) as tmp:
+    with atomic_checked_path(path) as tmp:
         torch.save({**state, "epoch": epoch}, tmp)
     return path
 
@@ -58,7 +65,8 @@ def load_checkpoint(run_dir: Path, epoch: int | None = None) -> dict[str, Any]:
     Raises
     ------
     CheckpointError
-        If the run has no such checkpoint or the file cannot be read.
+        If the run has no such checkpoint, or the file is corrupt (checksum mismatch) or
+        cannot be read.
     """
     checkpoints = list_checkpoints(run_dir)
     if not checkpoints:
@@ -67,7 +75,21 @@ def load_checkpoint(run_dir: Path, epoch: int | None = None) -> dict[str, Any]:
     if epoch not in checkpoints:
         raise CheckpointError(f"run {run_dir} has no checkpoint of epoch {epoch}; "
                               f"available epochs: {sorted(checkpoints)}")
+    path = checkpoints[epoch]
     try:
-        return torch.load(checkpoints[epoch], map_location="cpu", weights_only=True)
+        if not verify_checksum(path):
+            log.warning("checkpoint %s has no SHA-256 sidecar; loading it unverified", path)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user problem
-        raise CheckpointError(f"cannot read checkpoint {checkpoints[epoch]}: {exc}") from exc
+        reason = str(exc) if isinstance(exc, IntegrityError) else f"cannot read {path}: {exc}"
+        raise CheckpointError(f"{reason}; {_previous_epoch_hint(path, epoch, checkpoints)}"
+                              ) from exc
+
+
+def _previous_epoch_hint(path: Path, epoch: int, checkpoints: dict[int, Path]) -> str:
+    """How to go on without the bad checkpoint: resume from the previous epoch."""
+    earlier = [e for e in checkpoints if e < epoch]
+    if not earlier:
+        return f"delete {path} and train the run again"
+    return (f"delete {path} (and its .sha256) to resume from the checkpoint of epoch "
+            f"{max(earlier)} with --resume")

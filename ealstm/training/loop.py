@@ -38,10 +38,16 @@ from ealstm.data.windows import (
 from ealstm.errors import CheckpointError, NoValidDataError
 from ealstm.evaluation.metrics import METRICS
 from ealstm.evaluation.predict import Simulation, simulate, to_discharge
-from ealstm.io import load_json, save_csv, save_json, save_yaml
+from ealstm.io import load_json, remove_orphan_tmp_files, save_csv, save_json, save_yaml
+from ealstm.locks import folder_lock
 from ealstm.models import build_model
 from ealstm.rundir import RunPaths
-from ealstm.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ealstm.training.checkpoint import (
+    checkpoint_dir,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from ealstm.training.epoch_log import EpochLog
 from ealstm.training.losses import LOSSES
 
@@ -78,8 +84,20 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
         Continue a run from its last checkpoint instead of starting a new one.
     progress
         Show a progress bar with the running loss.
+
+    Raises
+    ------
+    RunLockedError
+        Another process is training (or evaluating) in the same run folder.
     """
+    with folder_lock(cfg.run_dir):
+        return _train_locked(cfg, resume, progress)
+
+
+def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
+    """Body of :func:`train`, run while holding the run folder's lock."""
     paths = RunPaths(cfg.run_dir)
+    _remove_orphans(paths)
     _prepare_run_dir(paths, cfg, resume)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
@@ -122,6 +140,16 @@ def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
     else:
         paths.root.mkdir(parents=True, exist_ok=True)
     save_yaml(paths.config, cfg.to_dict())
+
+
+def _remove_orphans(paths: RunPaths) -> None:
+    """Delete ``.tmp`` files of checkpoints and of train's own artifacts left by a killed run.
+
+    Temporary files of other writers (``ealstm evaluate`` may run alongside) are left alone.
+    """
+    remove_orphan_tmp_files(checkpoint_dir(paths.root))
+    for artifact in (paths.config, paths.scaler, paths.train_log):
+        remove_orphan_tmp_files(paths.root, name=artifact.name)
 
 
 #: Keys a resumed run may change: where it runs and caches, not what it learns.

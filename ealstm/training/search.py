@@ -12,8 +12,9 @@ period) are left out of the medians. Ties go to the earlier point in grid order.
     <search_dir>/trials/<point_id>/fold<i>/           ordinary run dir (training basins)
     <search_dir>/trials/<point_id>/fold<i>/heldout/   predictions/metrics/summary_train.*
 
-A rerun skips finished trials and resumes partial ones; ``workers > 1`` runs trials in a
-``spawn`` process pool (guard scripts with ``if __name__ == "__main__":``); a trial depends only
+A rerun skips finished trials and resumes partial ones; ``workers > 1`` runs each trial in its
+own ``spawn`` process (guard scripts with ``if __name__ == "__main__":``; a worker that dies
+fails only its trial); a trial depends only
 on its config and the thread count. :func:`run_ungauged` trains one configuration per fold and
 scores every basin once as ungauged (prediction in ungauged basins, PUB).
 """
@@ -26,10 +27,8 @@ import json
 import logging
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +61,7 @@ from ealstm.experiment.runner import member_finished, run_member
 from ealstm.io import load_json, save_csv, save_json, save_netcdf, save_yaml, write_text
 from ealstm.rundir import RunPaths
 from ealstm.training.loop import select_device
+from ealstm.workers import run_in_processes
 
 log = logging.getLogger(__name__)
 
@@ -311,10 +311,9 @@ def run_trials(trials: list[Trial], workers: int = 1, threads_per_worker: int | 
     data += [_heldout_data(d, t.heldout) for d, t in zip(data, todo, strict=True)]
     for cfg in {d.model_dump_json(): d for d in data}.values():
         build_cache(cfg)  # parse the raw files once, not once per worker
-    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
-        label_of = {pool.submit(_trial_task, t, threads): t.label for t in todo}
-        outcomes = ((label_of[f], f.result) for f in as_completed(label_of))
-        return _collect(tqdm(outcomes, total=len(todo), desc="trials", disable=not progress))
+    outcomes = run_in_processes({t.label: (_trial_task, (t, threads)) for t in todo},
+                                min(workers, len(todo)))
+    return _collect(tqdm(outcomes, total=len(todo), desc="trials", disable=not progress))
 
 
 def _cpu_count() -> int:

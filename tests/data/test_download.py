@@ -7,6 +7,7 @@ import hashlib
 import io
 import logging
 import re
+import shutil
 import tarfile
 import threading
 import zipfile
@@ -524,3 +525,79 @@ def test_unexpected_layout_is_reported(server: LocalServer, tmp_path: Path,
                         _serve_source(server, base, {"Caravan.zip": body}))
     with pytest.raises(DownloadError, match="layout may have changed"):
         download_dataset("caravan", tmp_path, progress=False)
+
+
+# --------------------------------------------------------------------------------------------
+# links checked against the FINAL data folder (not only the unpacked archive)
+# --------------------------------------------------------------------------------------------
+
+
+def _camels_tar(extra: list) -> bytes:
+    """CAMELS-like time-series archive whose data folder is ``a/b/c/d`` (plus ``extra``)."""
+    return tar_bytes([("a/b/c/d/basin_mean_forcing/nldas/01/x.txt", b"x"),
+                      ("a/b/c/d/usgs_streamflow/01/y.txt", b"y"), *extra])
+
+
+def _serve_camels(server: LocalServer, monkeypatch: pytest.MonkeyPatch, body: bytes,
+                  camels_like: dict[str, bytes]) -> None:
+    base = dl.SOURCES["camels-us"]
+    ts = dataclasses.replace(base.files[0], filename="ts.tar.gz")
+    source = dataclasses.replace(base, files=(ts, *base.files[1:]))
+    monkeypatch.setitem(dl.SOURCES, "camels-us",
+                        _serve_source(server, source, {**camels_like, "ts.tar.gz": body}))
+
+
+def test_link_leaving_the_final_folder_is_rejected(server: LocalServer, tmp_path: Path,
+                                                   camels_like: dict[str, bytes],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # inside the unpacked archive, but outside a/b/c/d, which becomes <data_dir>
+    body = _camels_tar([("a/b/OUTSIDE/keep.txt", b"k"),
+                        link("a/b/c/d/camels_attributes_v2.0", "../../OUTSIDE")])
+    _serve_camels(server, monkeypatch, body, camels_like)
+    with pytest.raises(DownloadError, match=r"'camels_attributes_v2.0' is a symbolic link to "
+                                            r"'../../OUTSIDE'.*outside the data folder"):
+        download_dataset("camels-us", tmp_path / "data", progress=False)
+    data_dir = tmp_path / "data" / "camels_us"
+    assert not (data_dir / "camels_attributes_v2.0").exists()
+    assert not list(tmp_path.glob("OUTSIDE")) and not list(tmp_path.rglob("camels_clim.txt"))
+    assert not list((tmp_path / "data" / "downloads").glob(".extract-*"))
+
+
+def test_chained_links_and_hard_links_leaving_the_final_folder_are_rejected(
+        tmp_path: Path) -> None:
+    from ealstm.data.archives import check_links_confined
+
+    # "self" -> . stays inside; "b" -> self/.. is d/.., one level above the data folder
+    cases = {"chain": [link("a/b/c/d/self", "."), link("a/b/c/d/b", "self/..")],
+             "hard": [("a/secret.txt", b"s"), link("a/b/c/d/copy.txt", "a/secret.txt",
+                                                   tarfile.LNKTYPE)]}
+    expected = {"chain": "'b' is a symbolic link", "hard": "'copy.txt' is a hard link"}
+    for name, extra in cases.items():
+        archive = tmp_path / f"{name}.tar.gz"
+        archive.write_bytes(_camels_tar(extra))
+        out = tmp_path / name
+        extract_archive(archive, out)  # fine within the archive ...
+        with pytest.raises(DownloadError, match=expected[name]):  # ... not within a/b/c/d
+            check_links_confined(out / "a/b/c/d", out, archive)
+    ok = tmp_path / "ok.tar.gz"
+    ok.write_bytes(_camels_tar([link("a/b/c/d/alias", "usgs_streamflow/01"),
+                                link("a/b/c/d/same.txt", "a/b/c/d/usgs_streamflow/01/y.txt",
+                                     tarfile.LNKTYPE)]))
+    extract_archive(ok, tmp_path / "ok")
+    check_links_confined(tmp_path / "ok/a/b/c/d", tmp_path / "ok", ok)  # links inside: fine
+
+
+def test_link_planted_by_an_earlier_archive_is_not_written_through(
+        server: LocalServer, tmp_path: Path, camels_like: dict[str, bytes],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(dl.SOURCES, "camels-us",
+                        _serve_source(server, dl.SOURCES["camels-us"], camels_like))
+    data_dir = download_dataset("camels-us", tmp_path / "data", progress=False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(data_dir / "camels_attributes_v2.0")  # as if installed by an older version
+    (data_dir / "camels_attributes_v2.0").symlink_to(elsewhere)
+    (data_dir / dl.STATE_FILE).unlink()
+    with pytest.raises(DownloadError, match="outside the data folder"):
+        download_dataset("camels-us", tmp_path / "data", progress=False)
+    assert list(elsewhere.iterdir()) == []

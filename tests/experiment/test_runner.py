@@ -1,5 +1,6 @@
 """The experiment runner on tiny budgets: members, ensembles, skip/resume, parallel, errors."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +159,31 @@ def test_failing_member_is_reported_and_the_others_finish(demo_camels, cache_dir
     assert load_json(folder / "ensemble" / "summary_test.json")["seeds"] == [111]
     np.testing.assert_array_equal(qsim(folder / "ensemble"), qsim(folder / "seed111"))
     assert build_ensembles(exp.experiment_dir, "lstm_no_static_mse").summary["seeds"] == [111]
+
+
+def _dies_for_seed_222(raw, *args):
+    """Member task whose worker process dies hard (like SIGKILL / OOM) for seed 222."""
+    if raw["train"]["seed"] == 222:
+        os._exit(9)
+    return runner._member_task(raw, *args)
+
+
+def test_dying_worker_fails_only_its_member_and_is_retried(finished, demo_camels, cache_dir,
+                                                          tmp_path, monkeypatch):
+    exp = tiny_experiment(demo_camels, tmp_path / "dying", cache_dir,
+                          configurations=("lstm_no_static_mse",))
+    monkeypatch.setattr(runner, "_member_task", _dies_for_seed_222)
+    with pytest.raises(ExperimentError, match=r"lstm_no_static_mse/seed222: WorkerDiedError: "
+                                              r".*exit code 9"):
+        run_experiment(exp, workers=2, threads_per_worker=1)
+    folder = exp.experiment_dir / "lstm_no_static_mse"
+    assert (folder / "seed111" / "metrics_test.csv").is_file()
+    assert not runner.member_finished(member_config(exp, "lstm_no_static_mse", 222), exp.periods)
+    monkeypatch.undo()
+    run_experiment(exp, workers=2, threads_per_worker=1)  # the rerun retries seed 222 only
+    reference = finished.experiment_dir / "lstm_no_static_mse"
+    for member in ("seed111", "seed222", "ensemble"):
+        np.testing.assert_array_equal(qsim(folder / member), qsim(reference / member))
 
 
 def test_bad_configuration_key_fails_before_training(demo_camels, cache_dir, tmp_path,
