@@ -27,3 +27,18 @@ class NoValidDataError(EalstmError, ValueError):
 
 class CheckpointError(EalstmError, ValueError):
     """A checkpoint or run directory is missing, incomplete or from an incompatible run."""
+
+
+class TrainingDivergedError(EalstmError, FloatingPointError):
+    """Training produced a non-finite loss or gradient; the message names epoch and batch."""
+
+
+class FileFormatError(EalstmError, ValueError):
+    """A file of a run (JSON, YAML) exists but cannot be parsed: corrupt or not UTF-8."""
+
+
+class StorageError(EalstmError, OSError):
+    """A file could not be written: disk full, read-only file system or no permission."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else super().__str__()
