@@ -27,9 +27,14 @@ _OS_REASONS = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
                errno.EPERM: "permission denied"}
 
 
+def os_reason(exc: OSError) -> str:
+    """Plain words for an ``OSError`` ("disk full" for ENOSPC), else its own message."""
+    return _OS_REASONS.get(exc.errno or 0, exc.strerror or str(exc) or type(exc).__name__)
+
+
 def storage_error(path: Path, exc: OSError) -> StorageError:
     """One-line :class:`StorageError` for a failed write of ``path`` ("disk full" for ENOSPC)."""
-    reason = _OS_REASONS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    reason = os_reason(exc)
     error = StorageError(f"cannot write {path}: {reason}; free space or choose a writable "
                          "folder (runs_dir, data.cache_dir)")
     error.errno, error.filename = exc.errno, str(path)
