@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -89,7 +88,7 @@ def _daily_frame(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def _numeric_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Keep the numeric columns as float64 (inf -> NaN); record the text ones in ``attrs``."""
+    """Keep the numeric columns as float64; record the text ones in ``attrs``."""
     numeric, text = {}, []
     for column in frame.columns:
         values = frame[column]
@@ -99,7 +98,7 @@ def _numeric_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
                 text.append(str(column))
                 continue
             values = converted
-        numeric[str(column)] = values.astype("float64").replace([np.inf, -np.inf], np.nan)
+        numeric[str(column)] = values.astype("float64")  # inf: ealstm.data.validation rejects it
     out = pd.DataFrame(numeric, index=frame.index)
     out.attrs = {"source": str(path), "text_columns": text}
     return out
