@@ -254,8 +254,13 @@ def read_basin_list(path: Path, normalise: Callable[[str], str] | None = None) -
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"basin list {path} does not exist; check data.basin_file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BasinDataError(f"basin list {path} is not UTF-8 text (byte {exc.start}); save it "
+                             "as UTF-8") from None
     ids = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         entry = line.split("#", 1)[0].strip()
         if len(entry.split()) > 1:
             raise BasinDataError(f"{path}, line {number}: {entry!r} is not a single basin id")

@@ -286,3 +286,25 @@ def test_camels_forcing_area_within_tolerance_is_accepted(tmp_path: Path) -> Non
     lines[2] = str(int(float(lines[2]) * 2))  # like CAMELS basin 05057200 (ratio 0.48)
     path.write_text("\n".join(lines) + "\n")
     assert load_basin_arrays(cfg).target.shape[0] == 1
+
+
+# --- unreadable files ---------------------------------------------------------------------------
+
+
+def test_non_utf8_time_series_is_an_error_naming_the_file(reader: Reader, tmp_path: Path) -> None:
+    cfg = reader.build(tmp_path)
+    path = reader.set_value(cfg.data_dir, "input", reader.other, 1.0)
+    content = path.read_bytes()
+    middle = content.index(b"\n", len(content) // 2) + 1  # a data row, not a skipped header
+    path.write_bytes(content[:middle] + b"\xff\xfe" + content[middle:])
+    with pytest.raises(BasinDataError, match=f"cannot parse {path}"):
+        load_basin_arrays(cfg)
+
+
+def test_non_utf8_basin_list_is_an_error_naming_the_file(reader: Reader, tmp_path: Path) -> None:
+    cfg = reader.build(tmp_path)
+    basin_file = tmp_path / "basins.txt"
+    basin_file.write_bytes(reader.basin.encode() + b"  # caf\xe9\n")
+    cfg = cfg.model_copy(update={"basins": None, "basin_file": basin_file})
+    with pytest.raises(BasinDataError, match=f"basin list {basin_file} is not UTF-8 text"):
+        load_basin_arrays(cfg)
