@@ -322,3 +322,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EalstmError as exc:
         print(f"ealstm: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # disk full, read-only, permissions outside ealstm.io: one line too
+        print(f"ealstm: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 2
+
+
+def _os_error_text(exc: OSError) -> str:
+    """One line for an ``OSError``: the path and the reason ("disk full" for ENOSPC)."""
+    from ealstm.io import os_reason
+
+    return f"{exc.filename}: {os_reason(exc)}" if exc.filename else os_reason(exc)

@@ -8,10 +8,12 @@ resolved against the folder that holds the file, so a config works from any work
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
+import types
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,7 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from ealstm.errors import ConfigError
+from ealstm.errors import ConfigError, FileFormatError
+from ealstm.io import load_yaml, parse_yaml
 
 FORCING_PRODUCTS = ("daymet", "maurer", "maurer_extended", "nldas", "nldas_extended")
 DEFAULT_DYNAMIC_INPUTS = ("prcp", "srad", "tmax", "tmin", "vp")
@@ -43,8 +46,25 @@ DATASET_NAMES = ("camels_us", "caravan", "generic")
 DEFAULT_TARGETS = {"camels_us": "qobs", "caravan": "streamflow", "generic": "qobs"}
 
 
+def _scalar_types(annotation: Any) -> set[Any]:
+    """Return the plain types of an annotation, looking through ``X | None`` and ``Union``."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return set().union(*(_scalar_types(a) for a in get_args(annotation)))
+    return {annotation}
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """Reject ``true``/``false`` for a number (pydantic's lax mode reads ``true`` as 1)."""
+        if isinstance(value, bool) and info.field_name in cls.model_fields:
+            kinds = _scalar_types(cls.model_fields[info.field_name].annotation)
+            if kinds & {int, float} and bool not in kinds:
+                raise ValueError(f"expected a number, got the boolean {str(value).lower()}")
+        return value
 
 
 class Period(_Frozen):
@@ -93,6 +113,11 @@ class DataConfig(_Frozen):
     test_period: Period
     seq_length: int = Field(270, ge=1)
     cache_dir: Path | None = None
+    #: What an impossible value in a time series (negative precipitation or discharge, inf,
+    #: beyond the bounds of :mod:`ealstm.data.validation`) does: raise, or become missing.
+    invalid_values: Literal["error", "mask"] = "error"
+    #: Allow the test or validation period to overlap the training period (a leak, off).
+    allow_period_overlap: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -160,6 +185,21 @@ class DataConfig(_Frozen):
                              "model would see the value it has to predict")
         return self
 
+    @model_validator(mode="after")
+    def _periods_disjoint(self) -> DataConfig:
+        """Test and validation days must not be training days unless explicitly allowed."""
+        if self.allow_period_overlap:
+            return self
+        train = self.train_period
+        for name in ("validation", "test"):
+            other = getattr(self, f"{name}_period")
+            if other is not None and other.start <= train.end and train.start <= other.end:
+                raise ValueError(
+                    f"data.{name}_period {other.start}..{other.end} overlaps data.train_period "
+                    f"{train.start}..{train.end}: scores on it would include training days; "
+                    "choose disjoint periods or set data.allow_period_overlap: true")
+        return self
+
     def period(self, name: str) -> Period:
         """Return the period called ``name`` (train, validation or test)."""
         if name not in PERIOD_NAMES:
@@ -217,9 +257,16 @@ class TrainConfig(_Frozen):
     def _schedule_starts_at_one(cls, value: dict[int, float]) -> dict[int, float]:
         if 1 not in value:
             raise ValueError("the schedule must give a rate for epoch 1, e.g. {1: 0.001}")
-        if any(rate <= 0 for rate in value.values()):
-            raise ValueError("learning rates must be positive")
+        if not all(math.isfinite(rate) and rate > 0 for rate in value.values()):
+            raise ValueError(f"learning rates must be finite and positive, got {value}")
         return dict(sorted(value.items()))
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+            raise ValueError(f"unknown device {value!r}; choose auto, cpu, cuda, cuda:N or mps")
+        return value
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of ``epoch`` (1-based): the last schedule entry at or before it."""
@@ -293,7 +340,10 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {part!r} is not a section")
-        node[leaf] = yaml.safe_load(value)
+        try:
+            node[leaf] = parse_yaml(value, f"override {item!r}")
+        except FileFormatError as exc:
+            raise ConfigError(str(exc)) from None
     return raw
 
 
@@ -326,7 +376,10 @@ def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{what} file {path} does not exist")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        raw = load_yaml(path) or {}
+    except FileFormatError as exc:
+        raise ConfigError(f"{what} file {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{what} file {path} must hold a mapping at the top level")
     return raw
@@ -354,5 +407,4 @@ def load_run_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / "config.yml"
     if not path.is_file():
         raise ConfigError(f"{run_dir} is not a run directory: {path.name} is missing")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return parse_config(raw, source=str(path))
+    return parse_config(read_yaml_mapping(path, "run config"), source=str(path))

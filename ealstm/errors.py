@@ -35,3 +35,16 @@ class RunLockedError(EalstmError, RuntimeError):
 
 class IntegrityError(EalstmError, ValueError):
     """A file does not match the SHA-256 checksum written with it (corrupt or changed)."""
+class TrainingDivergedError(EalstmError, FloatingPointError):
+    """Training produced a non-finite loss or gradient; the message names epoch and batch."""
+
+
+class FileFormatError(EalstmError, ValueError):
+    """A file of a run (JSON, YAML) exists but cannot be parsed: corrupt or not UTF-8."""
+
+
+class StorageError(EalstmError, OSError):
+    """A file could not be written: disk full, read-only file system or no permission."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else super().__str__()

@@ -13,6 +13,7 @@ naming the file instead of silently wrong weights or data.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -27,23 +28,55 @@ import pandas as pd
 import xarray as xr
 import yaml
 
-from ealstm.errors import IntegrityError
+from ealstm.errors import FileFormatError, IntegrityError, StorageError
 
 log = logging.getLogger(__name__)
+
+#: errno -> plain words for :class:`StorageError` messages.
+_OS_REASONS = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
+               errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+               errno.EPERM: "permission denied"}
+
+
+def os_reason(exc: OSError) -> str:
+    """Plain words for an ``OSError`` ("disk full" for ENOSPC), else its own message."""
+    return _OS_REASONS.get(exc.errno or 0, exc.strerror or str(exc) or type(exc).__name__)
+
+
+def storage_error(path: Path, exc: OSError) -> StorageError:
+    """One-line :class:`StorageError` for a failed write of ``path`` ("disk full" for ENOSPC)."""
+    reason = os_reason(exc)
+    error = StorageError(f"cannot write {path}: {reason}; free space or choose a writable "
+                         "folder (runs_dir, data.cache_dir)")
+    error.errno, error.filename = exc.errno, str(path)
+    return error
 
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it onto ``path`` only on success."""
+    """Yield a temporary path next to ``path``; move it onto ``path`` only on success.
+
+    Raises
+    ------
+    StorageError
+        The folder or file cannot be written (disk full, read-only, no permission).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise storage_error(path, exc) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; artifacts are meant to be shared
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if isinstance(exc, StorageError) or exc.errno not in _OS_REASONS:
+            raise
+        raise storage_error(path, exc) from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -73,8 +106,85 @@ def save_json(path: Path, data: Any) -> Path:
 
 
 def load_json(path: Path) -> Any:
-    """Read a JSON file."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """Read a JSON file.
+
+    Raises
+    ------
+    FileFormatError
+        The file is not UTF-8 or not valid JSON (e.g. a corrupt ``scaler.json``).
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FileFormatError(f"{path} is corrupt ({exc}); restore or delete it") from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys and impossible dates (YAML's default: last wins)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            value = super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid date {node.value!r} ({exc})", node.start_mark) from None
+        if getattr(value, "hour", 0) or getattr(value, "minute", 0) or getattr(value, "second", 0):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} has a time of day; give a date YYYY-MM-DD",
+                node.start_mark)
+        return value
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                              _StrictLoader.construct_yaml_timestamp)
+
+
+def parse_yaml(text: str, source: str = "<string>") -> Any:
+    """Parse YAML strictly: duplicate keys, impossible dates and times of day are errors.
+
+    Raises
+    ------
+    FileFormatError
+        One line naming ``source``, the line and column and the problem.
+    """
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(str(exc.problem or exc.context or exc).split())
+        raise FileFormatError(f"{source}{where}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise FileFormatError(f"{source}: invalid YAML: {' '.join(str(exc).split())}") from None
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file with :func:`parse_yaml`; a file that is not UTF-8 raises too.
+
+    Raises
+    ------
+    FileFormatError
+        Not UTF-8 (the byte offset is named) or invalid YAML.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start:exc.start + 1]
+        raise FileFormatError(f"{path} is not UTF-8 text (byte {exc.start}: {bad!r}); save it "
+                              "as UTF-8") from None
+    return parse_yaml(text, str(path))
 
 
 def save_yaml(path: Path, data: Any) -> Path:

@@ -103,3 +103,62 @@ def test_tune_and_ungauged_from_the_command_line(demo_camels, tmp_path, capsys):
     assert main(["ungauged", str(best), "--k", "2", "--out", str(out), "--no-progress"]) == 0
     assert (out / "metrics_test.csv").is_file()
     assert "ungauged (2-fold)" in capsys.readouterr().out
+
+
+# --- issue 10: every bad input is one line on stderr and exit code 2, never a traceback ---------
+
+
+def _one_line_error(capsys, *words: str) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("ealstm: error: "), err
+    assert len(err.strip().splitlines()) == 1 or "invalid config" in err, err
+    for word in words:
+        assert word in err, (word, err)
+    return err
+
+
+def test_duplicate_yaml_key_exits_2(demo_camels, tmp_path, capsys):
+    path = tmp_path / "dup.yml"
+    path.write_text(yaml.safe_dump(tiny_run_config(demo_camels, tmp_path)) + "name: other\n")
+    assert main(["train", str(path)]) == 2
+    _one_line_error(capsys, str(path), "duplicate key 'name'")
+
+
+def test_overlapping_periods_exit_2(demo_camels, tmp_path, capsys):
+    path = tmp_path / "run.yml"
+    path.write_text(yaml.safe_dump(tiny_run_config(demo_camels, tmp_path)))
+    assert main(["train", str(path), "--set",
+                 "data.test_period={start: 2001-01-01, end: 2001-12-31}"]) == 2
+    _one_line_error(capsys, "data.test_period", "overlaps data.train_period",
+                    "allow_period_overlap")
+
+
+def test_cuda_without_cuda_exits_2(demo_camels, tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    path = tmp_path / "run.yml"
+    path.write_text(yaml.safe_dump(tiny_run_config(demo_camels, tmp_path, device="cuda")))
+    assert main(["train", str(path), "--no-progress"]) == 2
+    _one_line_error(capsys, "train.device 'cuda': no cuda device on this machine")
+
+
+def test_unwritable_runs_dir_exits_2(demo_camels, tmp_path, capsys):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the runs folder should be")
+    path = tmp_path / "run.yml"
+    path.write_text(yaml.safe_dump(tiny_run_config(demo_camels, blocker / "runs")))
+    assert main(["train", str(path), "--no-progress"]) == 2
+    _one_line_error(capsys, str(blocker))
+
+
+@pytest.mark.parametrize(("name", "content", "words"),
+                         [("scaler.json", '{"dynamic": [', "scaler.json is corrupt"),
+                          ("config.yml", "name: [unclosed\n", "config.yml, line 2")])
+def test_corrupt_run_file_exits_2(tiny_ealstm_run, tmp_path, capsys, name, content, words):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_ealstm_run, run)
+    (run / name).write_text(content)
+    assert main(["evaluate", str(run)]) == 2
+    _one_line_error(capsys, words)

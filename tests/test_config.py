@@ -125,3 +125,94 @@ def test_paper_configs_use_the_papers_periods():
         for raw in (data, experiment["base"]["data"]):
             for key, value in periods.items():
                 assert {k: str(v) for k, v in raw[key].items()} == value
+# --- issue 10: bad input is one clear error -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        ({"train": {"epochs": True}}, "train.epochs", "got the boolean true"),
+        ({"train": {"batch_size": False}}, "train.batch_size", "got the boolean false"),
+        ({"data": {"seq_length": True}}, "data.seq_length", "boolean"),
+        ({"train": {"learning_rate": {1: float("inf")}}}, "train.learning_rate",
+         "finite and positive"),
+        ({"train": {"learning_rate": {1: float("nan")}}}, "train.learning_rate",
+         "finite and positive"),
+        ({"train": {"learning_rate": {1: 0.0}}}, "train.learning_rate", "finite and positive"),
+        ({"train": {"device": "gpu"}}, "train.device", "unknown device 'gpu'"),
+        ({"data": {"invalid_values": "ignore"}}, "data.invalid_values", "'error' or 'mask'"),
+    ],
+)
+def test_issue10_bad_values_name_the_key(tmp_path, change, key, words):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as info:
+        parse_config(_raw(tmp_path, **change))
+    assert words in str(info.value)
+
+
+def test_booleans_stay_valid_where_a_boolean_is_meant(tmp_path):
+    cfg = parse_config(_raw(tmp_path, model={"name": "lstm", "use_static": False},
+                            train={"device": "cuda:1", "clip_grad_norm": None}))
+    assert cfg.model.use_static is False and cfg.train.device == "cuda:1"
+
+
+@pytest.mark.parametrize("name", ["validation", "test"])
+def test_period_overlapping_train_is_an_error_unless_allowed(tmp_path, name):
+    overlap = {f"{name}_period": {"start": "2000-12-01", "end": "2001-03-31"}}
+    with pytest.raises(ConfigError, match=rf"data\.{name}_period 2000-12-01\.\.2001-03-31 "
+                       r"overlaps data\.train_period 2000-01-01\.\.2000-12-31") as info:
+        parse_config(_raw(tmp_path, data=overlap))
+    assert "allow_period_overlap" in str(info.value)
+    cfg = parse_config(_raw(tmp_path, data={**overlap, "allow_period_overlap": True}))
+    assert cfg.data.allow_period_overlap
+
+
+def test_adjacent_periods_do_not_overlap(tmp_path):
+    cfg = parse_config(_raw(tmp_path, data={"test_period": {"start": "2001-01-01",
+                                                           "end": "2001-02-01"}}))
+    assert cfg.data.test_period.start.isoformat() == "2001-01-01"
+
+
+def _write(tmp_path: Path, text: str | bytes) -> Path:
+    (tmp_path / "data").mkdir(exist_ok=True)
+    path = tmp_path / "run.yml"
+    (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
+    return path
+
+
+BASE = ("name: t\ndata:\n  data_dir: data\n  train_period: {start: 2000-01-01, end: 2000-12-31}\n"
+        "  test_period: {start: 2001-01-01, end: 2001-12-31}\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (BASE + "train: {epochs: 3\n", "line 7, column 1: invalid YAML: expected ',' or '}'"),
+        (BASE + "train:\n  epochs: 3\n  epochs: 5\n", "line 8, column 3: invalid YAML: "
+         "duplicate key 'epochs'"),
+        (BASE.replace("2000-12-31", "2000-02-30"), "line 4, column 42: invalid YAML: invalid "
+         "date '2000-02-30' (day is out of range for month)"),
+        (BASE.replace("end: 2000-12-31", "end: 2000-12-31 12:00:00"), "has a time of day"),
+        (BASE.encode() + b"# caf\xe9\n", f"is not UTF-8 text (byte {len(BASE) + 5}: b'\\xe9')"),
+    ],
+)
+def test_unreadable_yaml_is_one_config_error_naming_the_file(tmp_path, text, words):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message and words in message, message
+    assert "\n" not in message
+
+
+def test_override_with_bad_yaml_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="override 'train.epochs=\\[1'"):
+        load_config(_write(tmp_path, BASE), ["train.epochs=[1"])
+
+
+def test_shipped_configs_keep_disjoint_periods():
+    for path in sorted(CONFIGS.glob("*.yml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = raw.get("data") or (raw.get("base") or {}).get("data") or {}
+        train, test = data.get("train_period"), data.get("test_period")
+        if train and test:
+            assert test["end"] < train["start"] or train["end"] < test["start"], path

@@ -34,6 +34,7 @@ import xarray as xr
 from ealstm.config import PERIOD_NAMES, DataConfig, Period
 from ealstm.data import raw_files
 from ealstm.data.datasets import get_dataset
+from ealstm.data.validation import check_statics, clean_basin
 from ealstm.errors import BasinDataError, ConfigError
 from ealstm.io import atomic_checked_path, remove_orphan_tmp_files, verify_checksum
 from ealstm.locks import wait_lock
@@ -41,7 +42,7 @@ from ealstm.locks import wait_lock
 log = logging.getLogger(__name__)
 
 #: Bump when the layout of the cache file changes; old files are then rebuilt, not misread.
-CACHE_FORMAT_VERSION = 2  # 2: records the raw-file fingerprint, has a SHA-256 sidecar
+CACHE_FORMAT_VERSION = 2  # 2: raw-file fingerprint + SHA-256 sidecar; frames pass data.validation
 #: Columns of :attr:`BasinArrays.coverage`: first/last day with all inputs / a target finite.
 COVERAGE_COLUMNS = ("forcing_start", "forcing_end", "qobs_start", "qobs_end")
 
@@ -264,6 +265,7 @@ def cache_key(cfg: DataConfig, basins: Sequence[str], dates: pd.DatetimeIndex) -
         "dynamic_inputs": list(cfg.dynamic_inputs),
         "target": cfg.target,
         "static_attributes": list(cfg.static_attributes),
+        "invalid_values": cfg.invalid_values,
         "basins": list(basins),
         "start": dates[0].date().isoformat(),
         "end": dates[-1].date().isoformat(),
@@ -298,7 +300,7 @@ def _build_arrays(cfg: DataConfig, basins: tuple[str, ...], dates: pd.DatetimeIn
     target = np.full((len(basins), len(dates)), np.nan, dtype=np.float32)
     coverage = []
     for i, basin in enumerate(basins):
-        forcing, qobs = reader.read_basin(cfg, basin)
+        forcing, qobs = clean_basin(*reader.read_basin(cfg, basin), basin, cfg.invalid_values)
         dynamic[i] = _align(forcing, dates).to_numpy(np.float32)
         target[i] = _align(qobs, dates).to_numpy(np.float32)
         coverage.append(_coverage(forcing, qobs))
@@ -335,7 +337,9 @@ def _read_static(cfg: DataConfig, basins: tuple[str, ...]) -> np.ndarray:
     columns = list(cfg.static_attributes)
     if not columns:
         return np.zeros((len(basins), 0), dtype=np.float32)
-    frame = get_dataset(cfg).read_statics(cfg, basins)
+    reader = get_dataset(cfg)
+    frame = reader.read_statics(cfg, basins)
+    check_statics(frame.loc[list(basins), columns], f"attributes of {reader.describe(cfg)}")
     return np.ascontiguousarray(frame.loc[list(basins), columns].to_numpy(np.float32))
 
 

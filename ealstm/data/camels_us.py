@@ -14,6 +14,7 @@ Errors name the file, basin, column or config key concerned (see :mod:`ealstm.er
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ealstm.data import generic
+from ealstm.data import generic, validation
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
 
 #: Forcing product (folder under ``basin_mean_forcing``) -> tag in the file names.
@@ -40,6 +41,11 @@ ATTRIBUTE_ALIASES = {
 }
 ATTRIBUTES_FOLDER = "camels_attributes_v2.0"
 _DATE_COLUMNS = ("year", "mnth", "day", "hr")
+#: Largest accepted ratio between the forcing-header area and the closer of the attribute areas
+#: ``area_gages2`` / ``area_geospa_fabric``. Real CAMELS-US has a basin (05057200) at 0.48;
+#: a header in km^2 instead of m^2 is off by 1e6.
+AREA_TOLERANCE_FACTOR = 3.0
+_AREA_COLUMNS = ("area_gages2", "area_geospa_fabric")
 _CFS_TO_M3S = 0.3048**3
 _SECONDS_PER_DAY = 86400.0
 
@@ -173,15 +179,55 @@ def _parse_forcing_file(path: Path) -> pd.DataFrame:
         raise BasinDataError(f"{path}: missing or non-numeric forcing values ({exc})") from exc
     values.index = index
     values.columns.name = None
+    values.attrs["source"] = str(path)
     return values
+
+
+@functools.lru_cache(maxsize=8)
+def _topo_areas(path: str, mtime_ns: int) -> pd.DataFrame:
+    """Return the area columns of ``camels_topo.txt`` (cached per file version)."""
+    frame = _read_attribute_file(Path(path))
+    return frame[[c for c in _AREA_COLUMNS if c in frame.columns]].apply(
+        pd.to_numeric, errors="coerce")
+
+
+def check_forcing_area(data_dir: Path, basin: str, area_km2: float, source: Path | str) -> None:
+    """Compare a forcing-header area with the attribute areas of ``camels_topo.txt``.
+
+    The header area converts discharge from cfs to mm/day, so a wrong unit (km^2 written where
+    m^2 belongs) scales the target of the basin by 1e6. Skipped when the topo file or the basin
+    is absent (the attributes are optional for a model without statics).
+
+    Raises
+    ------
+    BasinDataError
+        The header area differs from both attribute areas by more than
+        :data:`AREA_TOLERANCE_FACTOR`; names both values and the file.
+    """
+    topo = Path(data_dir) / ATTRIBUTES_FOLDER / "camels_topo.txt"
+    if not topo.is_file():
+        return
+    areas = _topo_areas(str(topo), topo.stat().st_mtime_ns)
+    basin = _basin_id(basin)
+    if basin not in areas.index:
+        return
+    known = {c: float(v) for c, v in areas.loc[basin].items() if np.isfinite(v) and v > 0}
+    ratios = [max(area_km2 / v, v / area_km2) for v in known.values()]
+    if ratios and min(ratios) > AREA_TOLERANCE_FACTOR:
+        given = ", ".join(f"{c} {v:g} km^2" for c, v in known.items())
+        raise BasinDataError(
+            f"{source}: basin {basin}: forcing-header area {area_km2 * 1e6:g} m^2 "
+            f"({area_km2:g} km^2) differs from {topo.name} ({given}) by more than a factor "
+            f"{AREA_TOLERANCE_FACTOR:g}; the third header line must be the area in m^2")
 
 
 def read_streamflow(data_dir: Path, basin: str, area_km2: float) -> pd.Series:
     """Read observed discharge and convert it from ft^3/s to mm/day.
 
-    ``q [mm/day] = q [cfs] * 0.3048^3 * 86400 / (area_km2 * 1e6) * 1000``. Negative values
-    (``-999``) and values flagged ``M...`` are missing (NaN); days absent from the file between
-    its first and last date become NaN too.
+    ``q [mm/day] = q [cfs] * 0.3048^3 * 86400 / (area_km2 * 1e6) * 1000``. The sentinels
+    ``-999``/``-9999`` and values flagged ``M...`` are missing (NaN); other negative values are
+    kept for :mod:`ealstm.data.validation` to reject. Days absent from the file between its
+    first and last date become NaN too.
 
     Parameters
     ----------
@@ -212,11 +258,13 @@ def read_streamflow(data_dir: Path, basin: str, area_km2: float) -> pd.Series:
     q_cfs = _parse_streamflow_file(path, basin)
     qobs = q_cfs * _CFS_TO_M3S * _SECONDS_PER_DAY / (area_km2 * 1e6) * 1000.0
     full = pd.date_range(qobs.index[0], qobs.index[-1], freq="D", name="date")
-    return qobs.reindex(full).rename("qobs")
+    qobs = qobs.reindex(full).rename("qobs")
+    qobs.attrs["source"] = str(path)
+    return qobs
 
 
 def _parse_streamflow_file(path: Path, basin: str) -> pd.Series:
-    """Discharge in cfs on sorted dates; ``-999`` and flag ``M...`` become NaN."""
+    """Discharge in cfs on sorted dates; sentinels (``-999``) and flag ``M...`` become NaN."""
     frame = _read_table(path, sep=r"\s+", header=None,
                         names=["gauge", "year", "month", "day", "q", "flag"],
                         dtype={"gauge": str, "flag": str}, keep_default_na=False, na_values=[])
@@ -228,7 +276,10 @@ def _parse_streamflow_file(path: Path, basin: str) -> pd.Series:
         q = pd.Series(frame["q"].astype("float64").to_numpy(), index=index)
     except (ValueError, TypeError) as exc:
         raise BasinDataError(f"{path}: missing or non-numeric discharge ({exc})") from exc
-    missing = (q < 0).to_numpy() | frame["flag"].fillna("").str.startswith("M").to_numpy()
+    # sentinels must go before the cfs -> mm/day conversion; other negative values are kept
+    # so that ealstm.data.validation rejects them
+    sentinel = q.isin(validation.SENTINELS).to_numpy()
+    missing = sentinel | frame["flag"].fillna("").str.startswith("M").to_numpy()
     q[missing] = np.nan
     return q.sort_index()
 

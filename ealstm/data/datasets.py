@@ -63,6 +63,8 @@ def _camels_read_basin(cfg: DataConfig, basin: str) -> tuple[pd.DataFrame, pd.Se
         raise ConfigError(
             f"data.dynamic_inputs: {unknown} are not columns of the {cfg.forcings} forcing file "
             f"{_camels_forcing_file(cfg, basin)}; available columns: {list(forcing.columns)}")
+    camels_us.check_forcing_area(cfg.data_dir, basin, area_km2,
+                                 forcing.attrs.get("source", _camels_forcing_file(cfg, basin)))
     qobs = camels_us.read_streamflow(cfg.data_dir, basin, area_km2)
     return forcing[list(cfg.dynamic_inputs)], qobs
 

@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -89,7 +88,7 @@ def _daily_frame(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def _numeric_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Keep the numeric columns as float64 (inf -> NaN); record the text ones in ``attrs``."""
+    """Keep the numeric columns as float64; record the text ones in ``attrs``."""
     numeric, text = {}, []
     for column in frame.columns:
         values = frame[column]
@@ -99,7 +98,7 @@ def _numeric_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
                 text.append(str(column))
                 continue
             values = converted
-        numeric[str(column)] = values.astype("float64").replace([np.inf, -np.inf], np.nan)
+        numeric[str(column)] = values.astype("float64")  # inf: ealstm.data.validation rejects it
     out = pd.DataFrame(numeric, index=frame.index)
     out.attrs = {"source": str(path), "text_columns": text}
     return out
@@ -255,8 +254,13 @@ def read_basin_list(path: Path, normalise: Callable[[str], str] | None = None) -
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"basin list {path} does not exist; check data.basin_file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BasinDataError(f"basin list {path} is not UTF-8 text (byte {exc.start}); save it "
+                             "as UTF-8") from None
     ids = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         entry = line.split("#", 1)[0].strip()
         if len(entry.split()) > 1:
             raise BasinDataError(f"{path}, line {number}: {entry!r} is not a single basin id")

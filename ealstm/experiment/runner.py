@@ -243,12 +243,26 @@ def _require_dask() -> None:
             "install it with `pip install 'ealstm[cluster]'`") from exc
 
 
+#: Seconds to wait for a Dask scheduler before giving up (dask's default is 30).
+SCHEDULER_TIMEOUT_S = 5
+
+
+def _connect(client_class: type, scheduler: str) -> Any:
+    """Connect to ``scheduler``; an unreachable address raises :class:`ConfigError` fast."""
+    try:
+        return client_class(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(f"--scheduler {scheduler}: no Dask scheduler answered within "
+                          f"{SCHEDULER_TIMEOUT_S} s ({type(exc).__name__}: {exc}); start one "
+                          "with `dask scheduler` or check the address") from None
+
+
 def _run_dask(scheduler: str, args: dict[Member, tuple], progress: bool) -> dict[Member, str]:
     """Submit the members to the Dask scheduler at ``scheduler`` and wait for them."""
     from dask.distributed import Client
     from dask.distributed import as_completed as dask_completed
 
-    with Client(scheduler) as client:
+    with _connect(Client, scheduler) as client:
         member_of = {client.submit(_member_task, *a, pure=False,
                                    key=f"ealstm-{c}-seed{s}-{uuid.uuid4().hex[:8]}"): (c, s)
                      for (c, s), a in args.items()}

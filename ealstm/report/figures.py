@@ -27,7 +27,7 @@ from matplotlib.axes import Axes
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from ealstm.errors import NoValidDataError
+from ealstm.errors import ConfigError, NoValidDataError
 from ealstm.evaluation.metrics import nse as nse_score
 from ealstm.io import atomic_path
 
@@ -296,6 +296,11 @@ def _hydrographs(root: Path, period: str, curves: Mapping[str, pd.Series], best:
     chosen = list(basins) if basins else list(dict.fromkeys(choose_basins(curves[source]).values()))
     with xr.open_dataset(path) as handle:
         predictions = handle.load()
+    known = [str(b) for b in predictions["basin"].values]
+    unknown = [str(b) for b in chosen if str(b) not in known]
+    if unknown:
+        raise ConfigError(f"--basins: {unknown} are not in {path} ({len(known)} basins, e.g. "
+                          f"{known[:5]}); choose basins of the experiment")
     dates = pd.DatetimeIndex(predictions["date"].values)
     window = (dates[-HYDROGRAPH_DAYS], dates[-1]) if len(dates) > HYDROGRAPH_DAYS else None
     label = f"{best} {member}"

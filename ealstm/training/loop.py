@@ -35,7 +35,7 @@ from ealstm.data.windows import (
     sample_index,
     thin_index,
 )
-from ealstm.errors import CheckpointError, NoValidDataError
+from ealstm.errors import CheckpointError, ConfigError, NoValidDataError, TrainingDivergedError
 from ealstm.evaluation.metrics import METRICS
 from ealstm.evaluation.predict import Simulation, simulate, to_discharge
 from ealstm.io import load_json, remove_orphan_tmp_files, save_csv, save_json, save_yaml
@@ -55,10 +55,29 @@ log = logging.getLogger(__name__)
 
 
 def select_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else is passed to torch."""
+    """``auto`` -> CUDA when available, else CPU; anything else is passed to torch.
+
+    Raises
+    ------
+    ConfigError
+        An unknown device name, or a CUDA/MPS device that this machine does not have.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"train.device {name!r} is not a torch device; use auto, cpu or "
+                          "cuda") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": torch.backends.mps.is_available()}
+    if not available.get(device.type, False):
+        raise ConfigError(f"train.device {name!r}: no {device.type} device on this machine; "
+                          "use train.device: auto or cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"train.device {name!r}: this machine has "
+                          f"{torch.cuda.device_count()} CUDA device(s)")
+    return device
 
 
 def prepare_data(cfg: RunConfig, scaler: Scaler | None = None) -> tuple[BasinArrays, Scaler]:
@@ -236,7 +255,7 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: Basin
     total = -(-len(index) // tcfg.batch_size)
     bar = tqdm(batches, total=total, desc=f"epoch {epoch}", disable=not progress, leave=False)
     start, losses = time.perf_counter(), []
-    for basin_idx, time_idx in bar:
+    for number, (basin_idx, time_idx) in enumerate(bar, start=1):
         batch = gather_batch(scaled, basin_idx, time_idx, cfg.data.seq_length, n_last,
                              target_period=target_period)
         x_s = batch.x_s.to(device) if cfg.model.use_static else None
@@ -244,13 +263,35 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: Basin
         loss = loss_fn(y_hat, batch.y.to(device), q_std[batch.basin].to(device), tcfg.nse_eps)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if tcfg.clip_grad_norm:
-            nn.utils.clip_grad_norm_(model.parameters(), tcfg.clip_grad_norm)
+        grad_norm = _check_finite(model, loss, epoch, number)
+        if tcfg.clip_grad_norm:  # same as clip_grad_norm_, reusing the norm computed above
+            nn.utils.clip_grads_with_norm_(model.parameters(), tcfg.clip_grad_norm, grad_norm)
         optimizer.step()
         losses.append(loss.item())
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
     return {"epoch": epoch, "lr": lr, "train_loss": float(np.mean(losses)),
             "seconds": round(time.perf_counter() - start, 3), "n_samples": len(index)}
+
+
+def _check_finite(model: nn.Module, loss: torch.Tensor, epoch: int, batch: int) -> torch.Tensor:
+    """Return the total gradient norm; stop a diverging run before the optimizer step.
+
+    Raises
+    ------
+    TrainingDivergedError
+        The loss or the gradient norm of batch ``batch`` of ``epoch`` is NaN or infinite; no
+        checkpoint of this epoch is written.
+    """
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    norm = nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+    values = torch.stack([loss.detach().float(), norm.float().to(loss.device)])
+    if not bool(torch.isfinite(values).all()):
+        loss_value, norm_value = values.tolist()
+        raise TrainingDivergedError(
+            f"training diverged in epoch {epoch}, batch {batch}: loss {loss_value}, gradient "
+            f"norm {norm_value}; lower train.learning_rate, set train.clip_grad_norm, or check "
+            "the inputs for extreme values (no checkpoint of this epoch was written)")
+    return norm
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:

@@ -257,3 +257,18 @@ def test_sample_config_loads(shared_camels):
     assert exp.base["data"]["data_dir"] == str(shared_camels.resolve())
     assert len(exp.configurations) == 6 and exp.seeds == [111, 222]
     assert member_config(exp, "ealstm_nse", 222).data.forcings == "nldas"
+
+
+def test_unreachable_scheduler_is_a_config_error_after_a_short_timeout():
+    seen = {}
+
+    class RefusingClient:  # what dask.distributed.Client does when nobody listens
+        def __init__(self, address, timeout):
+            seen.update(address=address, timeout=timeout)
+            raise OSError(f"Timed out trying to connect to {address} after {timeout} s")
+
+    with pytest.raises(ConfigError, match=r"--scheduler tcp://10\.0\.0\.1:8786: no Dask "
+                       r"scheduler answered within 5 s \(OSError: Timed out"):
+        runner._connect(RefusingClient, "tcp://10.0.0.1:8786")
+    assert seen == {"address": "tcp://10.0.0.1:8786", "timeout": runner.SCHEDULER_TIMEOUT_S}
+    assert runner.SCHEDULER_TIMEOUT_S <= 5

@@ -17,6 +17,7 @@ import yaml
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
+from ealstm.errors import ConfigError
 from ealstm.evaluation.metrics import evaluate_basins
 from ealstm.io import save_csv, save_netcdf
 from ealstm.report.figures import (
@@ -251,3 +252,9 @@ def test_rendered_dom_holds_tables_and_images(experiment_dir: Path, tmp_path: Pa
     images = [attrs["src"] or "" for tag, attrs in tags if tag == "img"]
     assert len(images) == N_IMAGES and all(s.startswith("data:image/png;base64,") for s in images)
     assert "Table 2" in result.stdout and "Missing or failed members" in result.stdout
+
+
+def test_unknown_hydrograph_basin_is_a_config_error(experiment_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"--basins: \['99999999'\] are not in .*predictions_"
+                       r"test\.nc \(3 basins, e\.g\."):
+        experiment_figures(experiment_dir, basins=[BASINS[0], "99999999"])

@@ -10,7 +10,7 @@ import torch
 import xarray as xr
 
 from ealstm.config import load_run_config, parse_config
-from ealstm.errors import CheckpointError
+from ealstm.errors import CheckpointError, TrainingDivergedError
 from ealstm.evaluation.run import evaluate_run
 from ealstm.training.checkpoint import list_checkpoints, load_checkpoint
 from ealstm.training.loop import train
@@ -197,3 +197,38 @@ def test_no_target_outside_the_training_period_enters_the_loss(demo_camels, tmp_
     assert any(early)  # some windows did reach back before the period
     assert days.size > 0 and days.min() >= period.start and days.max() < period.stop
     assert max(float(y[torch.isfinite(y)].abs().max()) for y, _ in calls) < 1e3
+# --- issue 10: a diverging run stops --------------------------------------------------------------
+
+
+def test_non_finite_loss_stops_training_without_a_checkpoint(demo_camels, tmp_path, monkeypatch):
+    from ealstm.training import loop
+
+    calls = []
+
+    def poisoned(y_hat, y, q_std, eps):  # the 2nd batch's loss is NaN, as after an overflow
+        calls.append(1)
+        loss = ((y_hat - y) ** 2).mean()
+        return loss * float("nan") if len(calls) == 2 else loss
+
+    monkeypatch.setitem(loop.LOSSES, "nse_star", poisoned)
+    cfg = parse_config(tiny_config(demo_camels, tmp_path, epochs=1))
+    with pytest.raises(TrainingDivergedError, match=r"diverged in epoch 1, batch 2: loss nan"):
+        train(cfg, progress=False)
+    assert not list_checkpoints(cfg.run_dir) and len(calls) == 2
+
+
+def test_non_finite_gradient_stops_before_the_optimizer_step(demo_camels, tmp_path, monkeypatch):
+    from ealstm.training import loop
+
+    steps = []
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, *a, **k: steps.append(1))
+
+    def infinite_gradient(y_hat, y, q_std, eps):  # finite value; d sqrt(0) = inf, times 0: nan
+        return ((y_hat - y) ** 2).mean() + torch.sqrt(0 * y_hat.sum())
+
+    monkeypatch.setitem(loop.LOSSES, "nse_star", infinite_gradient)
+    cfg = parse_config(tiny_config(demo_camels, tmp_path, epochs=1))
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1, batch 1: loss [0-9.]+, gradient "
+                       r"norm (nan|inf)"):
+        train(cfg, progress=False)
+    assert steps == [] and not list_checkpoints(cfg.run_dir)
