@@ -86,8 +86,9 @@ def test_clip_negative_off_keeps_the_raw_simulation():
 def test_clip_negative_is_read_from_the_evaluation_config(clip, tmp_path):
     from ealstm.config import parse_config
 
-    period = {"start": "2000-01-01", "end": "2000-12-31"}
-    cfg = parse_config({"name": "x", "data": {"data_dir": str(tmp_path), "train_period": period,
-                                              "test_period": period},
+    train = {"start": "2000-01-01", "end": "2000-12-31"}
+    test = {"start": "2001-01-01", "end": "2001-12-31"}
+    cfg = parse_config({"name": "x", "data": {"data_dir": str(tmp_path), "train_period": train,
+                                              "test_period": test},
                         "evaluation": {"clip_negative": clip}})
     assert Simulation.of(cfg).clip_negative is clip

@@ -40,7 +40,8 @@ def test_nse_star_std_csv_is_the_raw_std_from_the_camels_files(shared_camels, tm
                  "dynamic_inputs": ["prcp", "srad", "tmax", "tmin", "vp"],
                  "train_period": {"start": TRAIN[0], "end": TRAIN[1]},
                  "test_period": {"start": TRAIN[0], "end": TRAIN[1]},
-                 "seq_length": 10, "cache_dir": str(tmp_path / "cache")},
+                 "seq_length": 10, "cache_dir": str(tmp_path / "cache"),
+                 "allow_period_overlap": True},  # scored on its training year on purpose
         "model": {"name": "ealstm", "hidden_size": 4},
         "train": {"epochs": 1, "batch_size": 256, "loss": "nse_star"},
     })
