@@ -83,9 +83,10 @@ CASES = [  # batch, time, hidden, predict_last_n, num_layers
 
 @pytest.mark.parametrize(("batch", "steps", "hidden", "n", "layers"), CASES)
 @pytest.mark.parametrize("perturb", [False, True])
-def test_matches_naive_cell_outputs_and_gradients(batch, steps, hidden, n, layers, perturb):
+@pytest.mark.parametrize("impl", ["loop", "kernel"])
+def test_matches_naive_cell_outputs_and_gradients(batch, steps, hidden, n, layers, perturb, impl):
     torch.manual_seed(0)
-    model = EALSTM(3, 4, hidden_size=hidden, num_layers=layers, dropout=0.0)
+    model = EALSTM(3, 4, hidden_size=hidden, num_layers=layers, dropout=0.0, implementation=impl)
     if perturb:
         randomize_(model)
     x_d, x_s = make_inputs(batch, steps, 3, 4)
@@ -109,8 +110,9 @@ def test_matches_naive_cell_outputs_and_gradients(batch, steps, hidden, n, layer
         torch.testing.assert_close(p.grad, ref_p[name].grad, **TOL, msg=lambda m, k=name: k + m)
 
 
-def test_typical_size_matches_naive_cell():
-    model = EALSTM(5, 27, hidden_size=32, dropout=0.0)
+@pytest.mark.parametrize("impl", ["loop", "kernel"])
+def test_typical_size_matches_naive_cell(impl):
+    model = EALSTM(5, 27, hidden_size=32, dropout=0.0, implementation=impl)
     randomize_(model)
     x_d, x_s = make_inputs(16, 40, 5, 27)
     ref_p = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
@@ -118,14 +120,17 @@ def test_typical_size_matches_naive_cell():
     torch.testing.assert_close(y, y_ref, **TOL)
     y.sum().backward()
     y_ref.sum().backward()
-    for name, p in model.named_parameters():
-        torch.testing.assert_close(p.grad, ref_p[name].grad, **TOL)
+    for name, p in model.named_parameters():  # float32 sums over 640 terms: scale-relative atol
+        ref = ref_p[name].grad
+        torch.testing.assert_close(p.grad, ref, rtol=1e-4, atol=2e-5 * float(ref.abs().max()))
 
 
 @pytest.mark.parametrize(("n", "layers"), [(1, 1), (3, 1), (2, 2)])
-def test_gradcheck_float64(n, layers):
+@pytest.mark.parametrize("impl", ["loop", "kernel"])
+def test_gradcheck_float64(n, layers, impl):
     torch.manual_seed(0)
-    model = EALSTM(2, 3, hidden_size=3, num_layers=layers, dropout=0.0).double()
+    model = EALSTM(2, 3, hidden_size=3, num_layers=layers, dropout=0.0,
+                   implementation=impl).double()
     randomize_(model)
     names = [k for k, _ in model.named_parameters()]
     x_d, x_s = make_inputs(2, 4, 2, 3, dtype=torch.float64)
@@ -148,8 +153,9 @@ def test_recurrence_gradcheck_float64():
                                     (x_d, i, w))
 
 
-def test_eval_path_equals_training_path():
-    model = EALSTM(3, 4, hidden_size=6, num_layers=2, dropout=0.4).eval()
+@pytest.mark.parametrize("impl", ["loop", "kernel"])
+def test_eval_path_equals_training_path(impl):
+    model = EALSTM(3, 4, hidden_size=6, num_layers=2, dropout=0.4, implementation=impl).eval()
     randomize_(model)
     x_d, x_s = make_inputs(5, 8, 3, 4)
     with torch.no_grad():
@@ -160,7 +166,7 @@ def test_eval_path_equals_training_path():
 
 
 def test_second_backward_and_interleaved_graphs_are_exact():
-    model = EALSTM(3, 4, hidden_size=5, dropout=0.0)
+    model = EALSTM(3, 4, hidden_size=5, dropout=0.0, implementation="loop")
     randomize_(model)
     x_a, x_s = make_inputs(3, 6, 3, 4, seed=1)
     x_b, _ = make_inputs(3, 6, 3, 4, seed=2)
@@ -205,7 +211,7 @@ def test_init_follows_the_papers_code():
 
 
 def test_input_gate_is_eq7_and_computed_once_from_statics(monkeypatch):
-    model = EALSTM(3, 4, hidden_size=5)
+    model = EALSTM(3, 4, hidden_size=5, implementation="loop")
     randomize_(model)
     x_d, x_s = make_inputs(2, 6, 3, 4)
     expected = torch.sigmoid(x_s @ model.static_gate.weight.T + model.static_gate.bias)
@@ -232,8 +238,9 @@ def test_input_gate_rejects_bad_statics():
         EALSTM(3, 4, hidden_size=5).input_gate(torch.zeros(2, 5))
 
 
-def test_dropout_acts_on_last_hidden_states_in_train_mode_only():
-    model = EALSTM(3, 4, hidden_size=16, dropout=0.5)
+@pytest.mark.parametrize("impl", ["loop", "kernel"])
+def test_dropout_acts_on_last_hidden_states_in_train_mode_only(impl):
+    model = EALSTM(3, 4, hidden_size=16, dropout=0.5, implementation=impl)
     randomize_(model)
     x_d, x_s = make_inputs(4, 6, 3, 4)
     p = {k: v.detach() for k, v in model.named_parameters()}
@@ -274,7 +281,7 @@ def test_needs_static_inputs():
 
 
 def test_workspace_is_not_state_and_not_copied():
-    model = EALSTM(3, 4, hidden_size=5)
+    model = EALSTM(3, 4, hidden_size=5, implementation="loop")
     x_d, x_s = make_inputs(2, 4, 3, 4)
     model(x_d, x_s).sum().backward()
     assert model.workspace._free  # recycled after the backward pass
