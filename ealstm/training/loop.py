@@ -44,6 +44,7 @@ from ealstm.rundir import RunPaths
 from ealstm.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from ealstm.training.epoch_log import EpochLog
 from ealstm.training.losses import LOSSES
+from ealstm.training.threads import calibrate_threads
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,9 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     start = _restore(paths, model, optimizer) + 1 if resume else 1
     epoch_log = EpochLog(paths, keep_before=start)
     for epoch in range(start, cfg.train.epochs + 1):
+        if not cfg.train.num_threads and device.type == "cpu":  # re-measured: load changes
+            calibrate_threads(model, min(cfg.train.batch_size, len(index)), cfg.data.seq_length,
+                              cfg.train.predict_last_n)
         row = _run_epoch(model, optimizer, scaled, index, q_std, cfg, epoch, device, progress)
         if cfg.train.validate_every and epoch % cfg.train.validate_every == 0:
             row["val_median_nse"] = validation_median_nse(model, scaled, scaler, cfg, device)
@@ -125,7 +129,7 @@ def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
 
 #: Keys a resumed run may change: where it runs and caches, not what it learns.
 RESUMABLE_CHANGES = (("train", "epochs"), ("train", "device"), ("train", "num_threads"),
-                     ("data", "cache_dir"))
+                     ("data", "cache_dir"), ("model", "implementation"))
 
 
 def _check_same_config(paths: RunPaths, cfg: RunConfig) -> None:

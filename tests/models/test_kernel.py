@@ -10,8 +10,10 @@ import logging
 
 import pytest
 import torch
+from pydantic import ValidationError
 
-from ealstm.models import EALSTM
+from ealstm.config import ModelConfig
+from ealstm.models import EALSTM, build_model
 from ealstm.models.ealstm import CPU_KERNEL_MAX_WORK, choose_implementation
 from ealstm.models.kernel import kernel_weights
 from tests.models.test_ealstm import make_inputs, randomize_
@@ -122,3 +124,13 @@ def test_state_dict_loads_across_implementations():
     trained.eval()
     other.eval()
     torch.testing.assert_close(other(x_d, x_s, 2), trained(x_d, x_s, 2), rtol=1e-5, atol=1e-6)
+
+
+def test_config_key_reaches_the_model_and_is_ealstm_only():
+    model = build_model(ModelConfig(implementation="loop"), n_dynamic=3, n_static=4)
+    assert model.implementation == "loop"
+    assert build_model(ModelConfig(), 3, 4).implementation == "auto"
+    with pytest.raises(ValidationError, match="applies only to name: ealstm"):
+        ModelConfig(name="lstm", implementation="kernel")
+    with pytest.raises(ValidationError, match="implementation"):
+        ModelConfig(implementation="cudnn")
