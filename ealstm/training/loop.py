@@ -97,10 +97,11 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr_at(1))
     start = _restore(paths, model, optimizer) + 1 if resume else 1
     epoch_log = EpochLog(paths, keep_before=start)
+    max_threads = torch.get_num_threads()  # a cap set by the caller (e.g. experiment workers)
     for epoch in range(start, cfg.train.epochs + 1):
         if not cfg.train.num_threads and device.type == "cpu":  # re-measured: load changes
             calibrate_threads(model, min(cfg.train.batch_size, len(index)), cfg.data.seq_length,
-                              cfg.train.predict_last_n)
+                              cfg.train.predict_last_n, available=max_threads)
         row = _run_epoch(model, optimizer, scaled, index, q_std, cfg, epoch, device, progress)
         if cfg.train.validate_every and epoch % cfg.train.validate_every == 0:
             row["val_median_nse"] = validation_median_nse(model, scaled, scaler, cfg, device)

@@ -5,7 +5,8 @@ one competing busy process can make a multi-threaded step several times slower, 
 thread keeps its core. Small (overhead-bound) batches gain little from a second thread anyway.
 :func:`calibrate_threads` therefore times a few training steps of a copy of the model on a
 synthetic batch of the run's shape with 1 and with N threads (N: torch's thread count when the
-process started training) and keeps the fewest threads within :data:`MARGIN` of the fastest.
+run started, which callers such as the experiment runner use as a cap) and keeps the fewest
+threads within :data:`MARGIN` of the fastest.
 The training loop repeats this at the start of every epoch (a few steps, seconds at the paper's
 size), so a process that starts competing later is noticed; ``train.num_threads`` overrides.
 
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 #: More threads must be at least this much faster to be chosen (ties go to fewer threads,
 #: which a competing process slows the least).
 MARGIN = 1.15
-_STARTUP_THREADS: list[int] = []
 
 
 def candidate_threads(available: int) -> list[int]:
@@ -69,13 +69,6 @@ def time_threads(step: Callable[[], None], candidates: list[int], repeats: int =
     return {n: statistics.median(t) for n, t in times.items()}
 
 
-def startup_threads() -> int:
-    """Torch's thread count at the first call in this process (the N to compare 1 against)."""
-    if not _STARTUP_THREADS:
-        _STARTUP_THREADS.append(torch.get_num_threads())
-    return _STARTUP_THREADS[0]
-
-
 def training_step(model: nn.Module, batch: int, seq_length: int, predict_last_n: int
                   ) -> Callable[[], None]:
     """Return a forward + backward step of a copy of ``model`` on a random batch of that shape."""
@@ -93,13 +86,14 @@ def training_step(model: nn.Module, batch: int, seq_length: int, predict_last_n:
 
 
 def calibrate_threads(model: nn.Module, batch: int, seq_length: int, predict_last_n: int,
-                      repeats: int = 2) -> int:
+                      available: int | None = None, repeats: int = 2) -> int:
     """Set and return the fastest thread count for training ``model`` at this batch shape.
 
     Uses a copy of the model and its own random inputs, and leaves torch's random state as it
-    was, so the run's results do not depend on whether the calibration ran.
+    was, so the run's results do not depend on whether the calibration ran. ``available`` is
+    the most threads to use (default: torch's current thread count).
     """
-    candidates = candidate_threads(startup_threads())
+    candidates = candidate_threads(available or torch.get_num_threads())
     if len(candidates) == 1:
         torch.set_num_threads(candidates[0])
         return candidates[0]

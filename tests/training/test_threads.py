@@ -51,13 +51,13 @@ def test_time_threads_runs_every_candidate_with_its_thread_count():
 
 @pytest.mark.parametrize("model", [EALSTM(3, 4, hidden_size=5), LSTM(3, 0, hidden_size=5)])
 def test_calibration_sets_the_pick_and_leaves_model_and_rng_alone(model, monkeypatch):
-    monkeypatch.setattr(threads, "_STARTUP_THREADS", [2])
     monkeypatch.setattr(threads, "time_threads", lambda step, cands, repeats: (
         step(), {1: 0.3, 2: 0.1})[1])
     state = {k: v.clone() for k, v in model.state_dict().items()}
     before, rng = torch.get_num_threads(), torch.get_rng_state()
     try:
-        assert threads.calibrate_threads(model, batch=4, seq_length=6, predict_last_n=2) == 2
+        assert threads.calibrate_threads(model, batch=4, seq_length=6, predict_last_n=2,
+                                         available=2) == 2
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
@@ -67,9 +67,20 @@ def test_calibration_sets_the_pick_and_leaves_model_and_rng_alone(model, monkeyp
 
 
 def test_calibration_with_one_thread_available_measures_nothing(monkeypatch):
-    monkeypatch.setattr(threads, "_STARTUP_THREADS", [1])
     monkeypatch.setattr(threads, "time_threads", pytest.fail)
-    assert threads.calibrate_threads(EALSTM(3, 4, hidden_size=5), 4, 6, 1) == 1
+    assert threads.calibrate_threads(EALSTM(3, 4, hidden_size=5), 4, 6, 1, available=1) == 1
+
+
+def test_calibration_candidates_are_capped_by_available(monkeypatch):
+    seen = []
+    monkeypatch.setattr(threads, "time_threads", lambda step, cands, repeats: (
+        seen.append(cands), {n: 1.0 / n for n in cands})[1])
+    before = torch.get_num_threads()
+    try:
+        assert threads.calibrate_threads(EALSTM(3, 4, hidden_size=5), 4, 6, 1, available=3) == 3
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [[1, 3]]
 
 
 def test_wait_policy_set_only_when_unset_and_before_torch():
@@ -86,3 +97,22 @@ def test_cli_module_does_not_import_torch():
     code = "import sys, ealstm.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("num_threads", "calls"), [(None, 2), (1, 0)])
+def test_train_calibrates_every_epoch_unless_num_threads_is_set(demo_camels, tmp_path,
+                                                               monkeypatch, num_threads, calls):
+    from ealstm.config import parse_config
+    from ealstm.training import loop
+    from tests.conftest import tiny_run_config
+
+    seen = []
+    monkeypatch.setattr(loop, "calibrate_threads", lambda model, batch, seq, n, available: (
+        seen.append((batch, seq, n, available)), 1)[1])
+    raw = tiny_run_config(demo_camels, tmp_path, n_basins=2, epochs=2, device="cpu",
+                          num_threads=num_threads)
+    loop.train(parse_config(raw), progress=False)
+    assert len(seen) == calls
+    if calls:
+        cfg = parse_config(raw)
+        assert seen[0] == (cfg.train.batch_size, cfg.data.seq_length, 1, torch.get_num_threads())
