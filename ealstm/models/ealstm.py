@@ -1,4 +1,4 @@
-r"""Entity-Aware LSTM (paper eqs. 7-12) with an exact, hand-written backward pass.
+r"""Entity-Aware LSTM (paper eqs. 7-12): a hand-written BPTT loop or one LSTM-kernel call.
 
 The EA-LSTM cell computes its input gate once per sequence from the static attributes,
 

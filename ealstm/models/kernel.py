@@ -1,4 +1,4 @@
-r"""The EA-LSTM layer as one call of PyTorch's LSTM kernel (ATen on CPU, cuDNN on GPU).
+r"""The EA-LSTM layer as one call of PyTorch's LSTM kernel (oneDNN on CPU, cuDNN on GPU).
 
 The EA-LSTM (eqs. 7-12) is a standard LSTM (eqs. 1-6) over the concatenated input
 ``[x_d[t], x_s]`` whose weights are structurally zero in three blocks:
