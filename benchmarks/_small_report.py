@@ -14,6 +14,7 @@ import torch
 from _loaded import loaded_mode
 
 LOADED_SHAPE = (16, 544, 365)
+RATIOS = ("nn_lstm/ealstm", "lstm_model/ealstm", "nh_ealstm/ealstm")
 GOALS = ("Goals (issue 13): batch 4 x 544 `nn_lstm/ealstm` >= 1.0x; batch 256 x 270 "
          "`nn_lstm/ealstm` >= 1.5x; one busy competing process slows the batch-16 run by < 1.5x "
          "(`policy` slowdown).")
@@ -83,18 +84,19 @@ def markdown(result: dict) -> list[str]:
         f"{result['config']['hidden']} cells, 5 dynamic + 27 static inputs.", "",
         "Models: `ealstm` (`implementation: auto`), `ealstm_loop` (hand-written BPTT), "
         "`ealstm_kernel` (one masked `torch._VF.lstm` call), `nn_lstm` (`torch.nn.LSTM(32, "
-        "hidden)` on the concatenated inputs), `nh_ealstm` (neuralhydrology 1.13 `EALSTM`); "
+        "hidden)` on the concatenated inputs, no head), `lstm_model` (`ealstm.models.LSTM` with "
+        "statics: the same `nn.LSTM` plus the dropout and head the EA-LSTM has), `nh_ealstm` "
+        "(neuralhydrology 1.13 `EALSTM`); "
         "loss: sum of the predicted (last) days.", "",
         "Median seconds per training step:", "",
-        "| batch x days | " + " | ".join(names) + " | nn_lstm/ealstm | nh_ealstm/ealstm |",
-        "|---" * (len(names) + 3) + "|",
+        "| batch x days | " + " | ".join(names) + " | " + " | ".join(RATIOS) + " |",
+        "|---" * (len(names) + len(RATIOS) + 1) + "|",
     ]
     for shape, row in rows.items():
         ratios = row["ratios"]
         lines.append(f"| {shape} | " + " | ".join(f"{row['median_s'][n]:.3f}" for n in names)
-                     + f" | {ratios['nn_lstm/ealstm']:.2f}x | "
-                     + (f"{ratios['nh_ealstm/ealstm']:.2f}x |" if "nh_ealstm/ealstm" in ratios
-                        else "- |"))
+                     + " | " + " | ".join(f"{ratios[r]:.2f}x" if r in ratios else "-"
+                                         for r in RATIOS) + " |")
     lines += ["", "Ratios > 1: `ealstm` is faster. " + GOALS, ""]
     lines += loaded_markdown(result["loaded"])
     lines += ["", CUDA_GRAPH_NOTE, "", f"neuralhydrology: {result['nh_note']}", "",

@@ -25,7 +25,9 @@ Writes ``benchmarks/results/ealstm_speed.json`` and ``ealstm_speed.md``; with ``
 
 ``--suite small`` times, side by side in one run, the training step at batch 4, 16 and 32 x 544
 days (loss on the last 365) and 256 x 270 (last day) for ``ealstm`` (``implementation=auto``),
-``ealstm_loop``, ``ealstm_kernel``, ``nn_lstm`` and ``nh_ealstm``, then the loaded-machine mode
+``ealstm_loop``, ``ealstm_kernel``, ``nn_lstm``, ``lstm_model`` (:class:`ealstm.models.LSTM`
+with statics: ``nn.LSTM`` plus the same output dropout and head as the EA-LSTM) and
+``nh_ealstm``, then the loaded-machine mode
 of ``_loaded.py`` at batch 16 x 544, and writes ``ealstm_speed_small.json`` and ``.md``.
 """
 
@@ -52,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 from _loaded import worker_main  # noqa: E402
 from _machine import cpu_name  # noqa: E402
 
-from ealstm.models import EALSTM  # noqa: E402
+from ealstm.models import EALSTM, LSTM  # noqa: E402
 
 N_DYNAMIC, N_STATIC = 5, 27
 Step = Callable[[], list[torch.Tensor]]
@@ -147,6 +149,9 @@ def build_steps(args: argparse.Namespace, batch: int, seq: int, n_last: int,
     x_cat = torch.cat([x_d, x_s[:, None].expand(-1, seq, -1)], dim=-1).contiguous()
     first = seq - n_last if small else 0  # the paper suite keeps its loss on all outputs
     steps["nn_lstm"] = step_fn(lstm, lambda: lstm(x_cat)[0][:, first:].sum())
+    if small:  # this library's LSTM with statics: nn.LSTM + the same dropout and head as ours
+        baseline = LSTM(N_DYNAMIC, N_STATIC, hidden_size=args.hidden).to(dev)
+        steps["lstm_model"] = step_fn(baseline, lambda: baseline(x_d, x_s, n_last).sum())
     nh_cls, config_cls, note = import_nh_ealstm()
     if nh_cls is not None:
         dyn = [f"x{k}" for k in range(N_DYNAMIC)]
