@@ -38,8 +38,10 @@ from ealstm.models.recurrence import Workspace, ealstm_recurrence
 log = logging.getLogger(__name__)
 
 IMPLEMENTATIONS = ("auto", "loop", "kernel")
-#: On a CPU the kernel is faster than the hand loop up to about ``batch * hidden`` = 2048
-#: (batch 8 at 256 cells; measured on a 2-core AMD EPYC with torch 2.13, one thread).
+#: On a CPU the kernel is faster than the hand loop up to about ``batch * hidden`` = 2048-3072:
+#: at 256 cells x 544 days loop/kernel time was 1.4-1.6x at batch 4, 1.2x at 8, 1.0-1.1x at 12
+#: and 0.8-0.9x at 16, with 1 and 2 threads (2-core AMD EPYC, torch 2.13); at 64 cells the
+#: kernel won at batch 16 and lost at 64.
 CPU_KERNEL_MAX_WORK = 2048
 
 
