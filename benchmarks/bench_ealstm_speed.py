@@ -22,6 +22,13 @@ Usage::
 
 Writes ``benchmarks/results/ealstm_speed.json`` and ``ealstm_speed.md``; with ``--device cuda``,
 ``ealstm_speed_cuda.json`` and ``ealstm_speed_cuda.md`` (run on a GPU machine).
+
+``--suite small`` times, side by side in one run, the training step at batch 4, 16 and 32 x 544
+days (loss on the last 365) and 256 x 270 (last day) for ``ealstm`` (``implementation=auto``),
+``ealstm_loop``, ``ealstm_kernel``, ``nn_lstm``, ``lstm_model`` (:class:`ealstm.models.LSTM`
+with statics: ``nn.LSTM`` plus the same output dropout and head as the EA-LSTM) and
+``nh_ealstm``, then the loaded-machine mode
+of ``_loaded.py`` at batch 16 x 544, and writes ``ealstm_speed_small.json`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -44,12 +51,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _loaded import worker_main  # noqa: E402
 from _machine import cpu_name  # noqa: E402
 
-from ealstm.models import EALSTM  # noqa: E402
+from ealstm.models import EALSTM, LSTM  # noqa: E402
 
 N_DYNAMIC, N_STATIC = 5, 27
 Step = Callable[[], list[torch.Tensor]]
+#: (batch, days, days in the loss) of ``--suite small``: the shipped seq-to-seq config's batch
+#: 4 and two larger ones, and the paper's sequence-to-one batch.
+SMALL_SHAPES = ((4, 544, 365), (16, 544, 365), (32, 544, 365), (256, 270, 1))
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,6 +73,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--suite", choices=["paper", "small"], default="paper")
+    parser.add_argument("--loaded-repeats", type=int, default=5,
+                        help="timed steps per condition of the loaded-machine mode")
+    parser.add_argument("--loaded-threads", type=int, default=os.cpu_count(),
+                        help="N of the loaded-machine mode (torch's default: all cores)")
+    parser.add_argument("--worker", choices=["old_default", "passive", "policy"],
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--worker-shape", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -104,21 +123,35 @@ def import_nh_ealstm() -> tuple[type | None, type | None, str]:
     return NHEALSTM, Config, f"{note}, version {importlib.metadata.version('neuralhydrology')}"
 
 
-def build_steps(args: argparse.Namespace) -> tuple[dict[str, Step], str]:
-    """All competitors as step functions on the same random batch."""
+def ealstm_step(hidden: int, x_d: torch.Tensor, x_s: torch.Tensor, n_last: int,
+                implementation: str = "auto", cold: bool = False) -> Step:
+    """Training step of this library's EA-LSTM (loss on the last ``n_last`` days)."""
+    model = EALSTM(N_DYNAMIC, N_STATIC, hidden_size=hidden,
+                   implementation=implementation).to(x_d.device)
+    return step_fn(model, lambda: model(x_d, x_s, n_last).sum(),
+                   model.workspace.clear if cold else None)
+
+
+def build_steps(args: argparse.Namespace, batch: int, seq: int, n_last: int,
+                small: bool = False) -> tuple[dict[str, Step], str]:
+    """All competitors as step functions on the same random batch of ``[batch, seq]``."""
     gen, dev = torch.Generator().manual_seed(0), torch.device(args.device)
-    x_d = torch.randn(args.batch, args.seq, N_DYNAMIC, generator=gen).to(dev)
-    x_s = torch.randn(args.batch, N_STATIC, generator=gen).to(dev)
+    x_d = torch.randn(batch, seq, N_DYNAMIC, generator=gen).to(dev)
+    x_s = torch.randn(batch, N_STATIC, generator=gen).to(dev)
     torch.manual_seed(0)
-    ours = EALSTM(N_DYNAMIC, N_STATIC, hidden_size=args.hidden).to(dev)
-    cold = EALSTM(N_DYNAMIC, N_STATIC, hidden_size=args.hidden).to(dev)
+    steps = {"ealstm": ealstm_step(args.hidden, x_d, x_s, n_last)}
+    if small:
+        steps["ealstm_loop"] = ealstm_step(args.hidden, x_d, x_s, n_last, "loop")
+        steps["ealstm_kernel"] = ealstm_step(args.hidden, x_d, x_s, n_last, "kernel")
+    else:
+        steps["ealstm_cold"] = ealstm_step(args.hidden, x_d, x_s, n_last, cold=True)
     lstm = torch.nn.LSTM(N_DYNAMIC + N_STATIC, args.hidden, batch_first=True).to(dev)
-    x_cat = torch.cat([x_d, x_s[:, None].expand(-1, args.seq, -1)], dim=-1).contiguous()
-    steps = {
-        "ealstm": step_fn(ours, lambda: ours(x_d, x_s).sum()),
-        "ealstm_cold": step_fn(cold, lambda: cold(x_d, x_s).sum(), cold.workspace.clear),
-        "nn_lstm": step_fn(lstm, lambda: lstm(x_cat)[0].sum()),
-    }
+    x_cat = torch.cat([x_d, x_s[:, None].expand(-1, seq, -1)], dim=-1).contiguous()
+    first = seq - n_last if small else 0  # the paper suite keeps its loss on all outputs
+    steps["nn_lstm"] = step_fn(lstm, lambda: lstm(x_cat)[0][:, first:].sum())
+    if small:  # this library's LSTM with statics: nn.LSTM + the same dropout and head as ours
+        baseline = LSTM(N_DYNAMIC, N_STATIC, hidden_size=args.hidden).to(dev)
+        steps["lstm_model"] = step_fn(baseline, lambda: baseline(x_d, x_s, n_last).sum())
     nh_cls, config_cls, note = import_nh_ealstm()
     if nh_cls is not None:
         dyn = [f"x{k}" for k in range(N_DYNAMIC)]
@@ -126,12 +159,12 @@ def build_steps(args: argparse.Namespace) -> tuple[dict[str, Step], str]:
             "model": "ealstm", "hidden_size": args.hidden, "output_dropout": 0.4,
             "initial_forget_bias": 5.0, "dynamic_inputs": dyn,
             "static_attributes": [f"s{k}" for k in range(N_STATIC)],
-            "target_variables": ["qobs"], "head": "regression", "seq_length": args.seq,
-            "predict_last_n": 1,
+            "target_variables": ["qobs"], "head": "regression", "seq_length": seq,
+            "predict_last_n": n_last,
         })
         nh = nh_cls(cfg).to(dev)
         data = {"x_d": {name: x_d[..., k: k + 1] for k, name in enumerate(dyn)}, "x_s": x_s}
-        steps["nh_ealstm"] = step_fn(nh, lambda: nh(data)["y_hat"][:, -1].sum())
+        steps["nh_ealstm"] = step_fn(nh, lambda: nh(data)["y_hat"][:, -n_last:].sum())
     return steps, note
 
 
@@ -202,9 +235,18 @@ def write_markdown(path: Path, result: dict) -> None:
 
 def main() -> None:
     args = parse_args()
+    if args.worker:
+        shape = tuple(int(v) for v in args.worker_shape.split(","))
+        worker_main(args.worker, shape, args.threads, args.repeats, args.hidden)
+        return
+    if args.suite == "small":
+        from _small_report import run_small
+
+        run_small(args)
+        return
     load_at_start = os.getloadavg()[0]
     torch.set_num_threads(args.threads)
-    steps, nh_note = build_steps(args)
+    steps, nh_note = build_steps(args, args.batch, args.seq, 1)
     finite = check_grads(steps)
     times = time_interleaved(steps, args.repeats, args.warmup)
     result = {

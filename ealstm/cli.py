@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ealstm import __version__
 from ealstm.errors import ConfigError, EalstmError
+from ealstm.runtime_env import set_omp_wait_policy
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -314,6 +315,7 @@ def _add_analyze_parsers(sub: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code (2 for a user error with a clear message)."""
+    set_omp_wait_policy()  # before any subcommand imports torch
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -219,6 +219,10 @@ class ModelConfig(_Frozen):
     num_layers: int = Field(1, ge=1, le=4)
     dropout: float = Field(0.4, ge=0.0, lt=1.0)
     initial_forget_bias: float = 5.0
+    #: EA-LSTM time loop: ``auto`` picks per batch shape and device (the LSTM kernel on GPUs
+    #: and small CPU batches, the hand-written loop otherwise); ``loop`` or ``kernel`` force
+    #: one. Both compute eqs. 7-12 exactly and share one parameter format.
+    implementation: Literal["auto", "loop", "kernel"] = "auto"
 
     @field_validator("name")
     @classmethod
@@ -234,6 +238,13 @@ class ModelConfig(_Frozen):
         if self.name == "ealstm" and not self.use_static:
             raise ValueError("the EA-LSTM's input gate is computed from static attributes; "
                              "use name: lstm for a model without statics")
+        return self
+
+    @model_validator(mode="after")
+    def _implementation_is_ealstms(self) -> ModelConfig:
+        if self.name != "ealstm" and self.implementation != "auto":
+            raise ValueError(f"model.implementation {self.implementation!r} applies only to "
+                             f"name: ealstm; model {self.name!r} always runs nn.LSTM's kernel")
         return self
 
 

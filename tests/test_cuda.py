@@ -57,9 +57,10 @@ def _grads(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize(("n", "layers"), [(1, 1), (7, 1), (3, 2)])
-def test_ealstm_on_cuda_equals_naive_cell_on_cpu(n, layers):
+@pytest.mark.parametrize("impl", ["loop", "kernel"])  # auto takes the kernel (cuDNN) on GPUs
+def test_ealstm_on_cuda_equals_naive_cell_on_cpu(n, layers, impl):
     torch.manual_seed(0)
-    model = EALSTM(5, 27, hidden_size=32, num_layers=layers, dropout=0.0)
+    model = EALSTM(5, 27, hidden_size=32, num_layers=layers, dropout=0.0, implementation=impl)
     randomize_(model)
     x_d, x_s = make_inputs(16, 40, 5, 27)
     ref_p = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}

@@ -46,6 +46,7 @@ def build_model(cfg: ModelConfig, n_dynamic: int, n_static: int) -> nn.Module:
         raise ConfigError(f"unknown model {cfg.name!r}; choose from {sorted(MODELS)}")
     if not cfg.use_static:
         n_static = 0
+    extra = {"implementation": cfg.implementation} if cfg.name == "ealstm" else {}
     return MODELS[cfg.name](
         n_dynamic=n_dynamic,
         n_static=n_static,
@@ -53,4 +54,5 @@ def build_model(cfg: ModelConfig, n_dynamic: int, n_static: int) -> nn.Module:
         num_layers=cfg.num_layers,
         dropout=cfg.dropout,
         initial_forget_bias=cfg.initial_forget_bias,
+        **extra,
     )

@@ -1,4 +1,4 @@
-r"""Entity-Aware LSTM (paper eqs. 7-12) with an exact, hand-written backward pass.
+r"""Entity-Aware LSTM (paper eqs. 7-12): a hand-written BPTT loop or one LSTM-kernel call.
 
 The EA-LSTM cell computes its input gate once per sequence from the static attributes,
 
@@ -11,18 +11,56 @@ The EA-LSTM cell computes its input gate once per sequence from the static attri
     c[t] &= f[t] \odot c[t-1] + i \odot g[t]                    && (11) \\
     h[t] &= o[t] \odot \tanh(c[t])                              && (12)
 
-with ``h[0] = c[0] = 0``. The time loop is one autograd node with an exact hand-written
-backward pass (:mod:`ealstm.models.recurrence`), which makes a CPU training step about twice as
-fast as autograd through a Python loop (``benchmarks/results/ealstm_speed.md``).
+with ``h[0] = c[0] = 0``. Two exact implementations of the time loop, chosen per call by
+:func:`choose_implementation` (``implementation="auto"``) or fixed by the caller:
+
+* ``loop``: one autograd node with a hand-written backward pass
+  (:mod:`ealstm.models.recurrence`), the fastest on CPUs at large batches;
+* ``kernel``: one call of PyTorch's LSTM kernel with structurally zero weight blocks
+  (:mod:`ealstm.models.kernel`), free of per-step Python overhead: the fastest at small CPU
+  batches and on GPUs (cuDNN).
+
+Both read the same parameters, so a ``state_dict`` does not depend on the implementation that
+trained it (``benchmarks/results/ealstm_speed_small.md``).
 """
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 
+from ealstm.models.kernel import ealstm_kernel, kernel_weights
 from ealstm.models.lstm import check_inputs, init_gate_weights_, init_torch_lstm_
 from ealstm.models.recurrence import Workspace, ealstm_recurrence
+
+log = logging.getLogger(__name__)
+
+IMPLEMENTATIONS = ("auto", "loop", "kernel")
+#: On a CPU the kernel is faster than the hand loop up to about ``batch * hidden`` = 2048-3072:
+#: at 256 cells x 544 days loop/kernel time was 1.4-1.6x at batch 4, 1.2x at 8, 1.0-1.1x at 12
+#: and 0.8-0.9x at 16, with 1 and 2 threads (2-core AMD EPYC, torch 2.13); at 64 cells the
+#: kernel won at batch 16 and lost at 64.
+CPU_KERNEL_MAX_WORK = 2048
+
+
+def choose_implementation(implementation: str, batch: int, hidden: int,
+                          device: torch.device) -> str:
+    """Resolve ``auto`` to ``kernel`` or ``loop`` by the batch shape and the device.
+
+    GPUs always get the kernel (cuDNN: the hand loop is launch-bound there); CPUs get the kernel
+    while the step is overhead-bound (``batch * hidden <= CPU_KERNEL_MAX_WORK``), else the
+    hand loop. ``loop`` and ``kernel`` are returned unchanged.
+    """
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got "
+                         f"{implementation!r}")
+    if implementation != "auto":
+        return implementation
+    if device.type != "cpu":
+        return "kernel"
+    return "kernel" if batch * hidden <= CPU_KERNEL_MAX_WORK else "loop"
 
 
 class EALSTM(nn.Module):
@@ -45,6 +83,8 @@ class EALSTM(nn.Module):
         Dropout rate on the hidden states fed to the head (training mode only).
     initial_forget_bias
         Initial value of the forget-gate bias ``b_f``.
+    implementation
+        ``auto`` (default: :func:`choose_implementation` per call), ``loop`` or ``kernel``.
 
     Attributes
     ----------
@@ -57,6 +97,8 @@ class EALSTM(nn.Module):
     workspace
         Training buffers recycled between batches (about ``6 * time * batch * hidden`` floats,
         425 MB at the paper's size); ``model.workspace.clear()`` frees them.
+    last_implementation
+        The implementation the latest forward call ran (``loop`` or ``kernel``; None before).
     """
 
     def __init__(
@@ -67,8 +109,10 @@ class EALSTM(nn.Module):
         num_layers: int = 1,
         dropout: float = 0.4,
         initial_forget_bias: float = 5.0,
+        implementation: str = "auto",
     ) -> None:
         super().__init__()
+        choose_implementation(implementation, 1, 1, torch.device("cpu"))  # validates the name
         if n_dynamic < 1 or n_static < 1:
             raise ValueError(f"the EA-LSTM needs n_dynamic >= 1 and n_static >= 1 (eq. 7 computes "
                              f"the input gate from statics), got {n_dynamic} and {n_static}")
@@ -85,6 +129,9 @@ class EALSTM(nn.Module):
         self.dropout = nn.Dropout(p=dropout)
         self.head = nn.Linear(hidden_size, 1)
         self.workspace = Workspace()
+        self.implementation = implementation
+        self.last_implementation: str | None = None
+        self._logged: set[str] = set()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -142,9 +189,24 @@ class EALSTM(nn.Module):
         """
         check_inputs(x_d, x_s, self.n_dynamic, self.n_static, predict_last_n)
         n_first = x_d.shape[1] if self.upper_layers is not None else predict_last_n
-        weight_cat = torch.cat([self.weight_hh, self.weight_ih, self.bias.unsqueeze(1)], dim=1)
-        h = ealstm_recurrence(x_d, self.input_gate(x_s), weight_cat, n_first, self.workspace)
+        h = self._first_layer(x_d, x_s, n_first)
         if self.upper_layers is not None:
             h = self.upper_layers(h)[0][-predict_last_n:]
         h_last = self.dropout(h.transpose(0, 1).contiguous())  # [batch, predict_last_n, hidden]
         return self.head(h_last).squeeze(-1)
+
+    def _first_layer(self, x_d: torch.Tensor, x_s: torch.Tensor, n_out: int) -> torch.Tensor:
+        """Last ``n_out`` hidden states of eqs. 7-12, ``[n_out, batch, hidden]``, by either path."""
+        chosen = choose_implementation(self.implementation, x_d.shape[0], self.hidden_size,
+                                       x_d.device)
+        if chosen not in self._logged:  # once per choice, not at every partial last batch
+            self._logged.add(chosen)
+            log.info("EA-LSTM implementation: %s (model.implementation=%s, batch %d, %s)",
+                     chosen, self.implementation, x_d.shape[0], x_d.device)
+        self.last_implementation = chosen
+        if chosen == "kernel":
+            weights = kernel_weights(self.weight_ih, self.weight_hh, self.bias,
+                                     self.static_gate.weight, self.static_gate.bias)
+            return ealstm_kernel(x_d, x_s, weights, n_out)
+        weight_cat = torch.cat([self.weight_hh, self.weight_ih, self.bias.unsqueeze(1)], dim=1)
+        return ealstm_recurrence(x_d, self.input_gate(x_s), weight_cat, n_out, self.workspace)

@@ -50,6 +50,7 @@ from ealstm.training.checkpoint import (
 )
 from ealstm.training.epoch_log import EpochLog
 from ealstm.training.losses import LOSSES
+from ealstm.training.threads import calibrate_threads
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,11 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr_at(1))
     start = _restore(paths, model, optimizer) + 1 if resume else 1
     epoch_log = EpochLog(paths, keep_before=start)
+    max_threads = torch.get_num_threads()  # a cap set by the caller (e.g. experiment workers)
     for epoch in range(start, cfg.train.epochs + 1):
+        if not cfg.train.num_threads and device.type == "cpu":  # re-measured: load changes
+            calibrate_threads(model, min(cfg.train.batch_size, len(index)), cfg.data.seq_length,
+                              cfg.train.predict_last_n, available=max_threads)
         row = _run_epoch(model, optimizer, scaled, index, q_std, cfg, epoch, device, progress,
                          target_period=train_slice)
         if cfg.train.validate_every and epoch % cfg.train.validate_every == 0:
@@ -173,7 +178,7 @@ def _remove_orphans(paths: RunPaths) -> None:
 
 #: Keys a resumed run may change: where it runs and caches, not what it learns.
 RESUMABLE_CHANGES = (("train", "epochs"), ("train", "device"), ("train", "num_threads"),
-                     ("data", "cache_dir"))
+                     ("data", "cache_dir"), ("model", "implementation"))
 
 
 def _check_same_config(paths: RunPaths, cfg: RunConfig) -> None:
