@@ -63,8 +63,10 @@ class Simulation:
 
 @torch.no_grad()
 def simulate(model: nn.Module, scaled: BasinArrays, time_slice: slice, how: Simulation,
-             device: torch.device | None = None) -> np.ndarray:
+             device: torch.device | None = None, progress: bool = False) -> np.ndarray:
     """Model output (scaled target units) for every basin and day of ``time_slice``.
+
+    ``progress`` reports progress over the forward passes (a bar on a terminal, else log lines).
 
     Returns
     -------
@@ -77,13 +79,14 @@ def simulate(model: nn.Module, scaled: BasinArrays, time_slice: slice, how: Simu
         if how.use_static else None
     model.eval()
     out = simulate_chunked(model, x_d, x_s, how.warmup, how.chunk,
-                           batch_steps=how.batch_size * how.seq_length)
+                           batch_steps=how.batch_size * how.seq_length, progress=progress)
     return out[:, how.warmup:].float().cpu().numpy()
 
 
 def predict_period(model: nn.Module, scaled: BasinArrays, scaler: Scaler, period: Period,
-                   how: Simulation, device: torch.device | None = None) -> xr.Dataset:
-    """Observed and simulated discharge in mm/day for ``period``.
+                   how: Simulation, device: torch.device | None = None,
+                   progress: bool = False) -> xr.Dataset:
+    """Observed and simulated discharge in mm/day for ``period`` (``progress``: see simulate).
 
     Returns
     -------
@@ -91,7 +94,7 @@ def predict_period(model: nn.Module, scaled: BasinArrays, scaler: Scaler, period
         ``qobs`` and ``qsim`` over ``basin`` x ``date``, in mm/day.
     """
     time_slice = scaled.time_slice(period)
-    qsim = scaler.unscale_target(simulate(model, scaled, time_slice, how, device))
+    qsim = scaler.unscale_target(simulate(model, scaled, time_slice, how, device, progress))
     qobs = scaler.unscale_target(scaled.target[:, time_slice])
     coords = {"basin": list(scaled.basins), "date": scaled.dates[time_slice]}
     attrs = {"units": "mm/day"}

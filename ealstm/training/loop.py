@@ -41,8 +41,11 @@ from ealstm.evaluation.predict import Simulation, simulate
 from ealstm.io import load_json, save_json, save_yaml
 from ealstm.models import build_model
 from ealstm.rundir import RunPaths
+from ealstm.progress import is_terminal
+from ealstm.training.best_epoch import BestEpoch, format_epoch_line, save_best_epoch
 from ealstm.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from ealstm.training.epoch_log import EpochLog
+from ealstm.training.finetune import init_scaler, init_weights, resolve_init
 from ealstm.training.losses import LOSSES
 
 log = logging.getLogger(__name__)
@@ -77,14 +80,16 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     resume
         Continue a run from its last checkpoint instead of starting a new one.
     progress
-        Show a progress bar with the running loss.
+        Show a progress bar with the running loss (only when stderr is a terminal; a log
+        gets one line per epoch).
     """
+    cfg = resolve_init(cfg)
     paths = RunPaths(cfg.run_dir)
     _prepare_run_dir(paths, cfg, resume)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     device = select_device(cfg.train.device)
-    scaler = Scaler.from_dict(load_json(paths.scaler)) if resume else None
+    scaler = Scaler.from_dict(load_json(paths.scaler)) if resume else init_scaler(cfg)
     scaled, scaler = prepare_data(cfg, scaler)
     save_json(paths.scaler, scaler.to_dict())
     train_slice = scaled.time_slice(cfg.data.train_period)
@@ -92,19 +97,38 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     q_std = torch.from_numpy(basin_target_std(scaled.target, train_slice)).float()
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, len(scaled.dynamic_names), n_static_inputs(cfg, scaled))
+    if not resume:
+        init_weights(model, cfg, model_args(cfg, scaled))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr_at(1))
     start = _restore(paths, model, optimizer) + 1 if resume else 1
     epoch_log = EpochLog(paths, keep_before=start)
+    best = BestEpoch.from_log(epoch_log.rows, cfg.train.patience)
     for epoch in range(start, cfg.train.epochs + 1):
         row = _run_epoch(model, optimizer, scaled, index, q_std, cfg, epoch, device, progress)
-        if cfg.train.validate_every and epoch % cfg.train.validate_every == 0:
-            row["val_median_nse"] = validation_median_nse(model, scaled, scaler, cfg, device)
+        stop = _validate(row, best, model, scaled, scaler, cfg, device)
         epoch_log.append(row)
         save_checkpoint(paths.root, epoch, _checkpoint_state(model, optimizer, cfg, scaled))
-        log.info("epoch %d: %s", epoch, row)
+        save_best_epoch(paths.root, best)
+        log.info(format_epoch_line(row, cfg.train.epochs))
+        if stop:
+            log.info("early stopping after epoch %d: no better validation median NSE in %d "
+                     "validations; best epoch %d (NSE %.3f)", epoch, best.since_best,
+                     best.epoch, best.score)
+            break
     epoch_log.close()
     return paths.root
+
+
+def _validate(row: dict, best: BestEpoch, model: nn.Module, scaled: BasinArrays,
+              scaler: Scaler, cfg: RunConfig, device: torch.device) -> bool:
+    """Score the validation period if due (adds ``val_median_nse`` to ``row``); stop early?"""
+    if not cfg.train.validate_every or row["epoch"] % cfg.train.validate_every:
+        return False
+    start = time.perf_counter()
+    row["val_median_nse"] = validation_median_nse(model, scaled, scaler, cfg, device)
+    row["seconds"] = round(row["seconds"] + time.perf_counter() - start, 3)
+    return best.update(row["epoch"], row["val_median_nse"])
 
 
 def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
@@ -125,7 +149,7 @@ def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
 
 #: Keys a resumed run may change: where it runs and caches, not what it learns.
 RESUMABLE_CHANGES = (("train", "epochs"), ("train", "device"), ("train", "num_threads"),
-                     ("data", "cache_dir"))
+                     ("train", "patience"), ("data", "cache_dir"))
 
 
 def _check_same_config(paths: RunPaths, cfg: RunConfig) -> None:
@@ -167,11 +191,15 @@ def _restore(paths: RunPaths, model: nn.Module, optimizer: torch.optim.Optimizer
     return int(state["epoch"])
 
 
+def model_args(cfg: RunConfig, scaled: BasinArrays) -> dict[str, int]:
+    """Constructor arguments of the model that come from the data (input sizes)."""
+    return {"n_dynamic": len(scaled.dynamic_names), "n_static": n_static_inputs(cfg, scaled)}
+
+
 def _checkpoint_state(model: nn.Module, optimizer: torch.optim.Optimizer, cfg: RunConfig,
                       scaled: BasinArrays) -> dict:
-    model_args = {"n_dynamic": len(scaled.dynamic_names), "n_static": n_static_inputs(cfg, scaled)}
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "model_args": model_args, "model_config": cfg.model.model_dump(mode="json")}
+            "model_args": model_args(cfg, scaled), "model_config": cfg.model.model_dump(mode="json")}
 
 
 def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: BasinArrays,
@@ -190,7 +218,8 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: Basin
     index = thin_index(index, n_last, rng)
     batches = iterate_batches(index, tcfg.batch_size, shuffle=True, rng=rng)
     total = -(-len(index) // tcfg.batch_size)
-    bar = tqdm(batches, total=total, desc=f"epoch {epoch}", disable=not progress, leave=False)
+    bar = tqdm(batches, total=total, desc=f"epoch {epoch}", leave=False,
+               disable=not (progress and is_terminal()))
     start, losses = time.perf_counter(), []
     for basin_idx, time_idx in bar:
         batch = gather_batch(scaled, basin_idx, time_idx, cfg.data.seq_length, n_last)
