@@ -145,7 +145,7 @@ def sequence_batches(n_rows: int, plan: list[tuple[torch.Tensor, int]], warmup: 
 
 def count_batches(n_rows: int, plan: list[tuple[torch.Tensor, int]], warmup: int,
                   batch_steps: int) -> int:
-    """Number of batches :func:`sequence_batches` yields (for progress reporting)."""
+    """Count the batches :func:`sequence_batches` yields (for progress reporting)."""
     return sum(-(-n_rows * int(starts.numel()) // max(1, batch_steps // (warmup + n_pred)))
                for starts, n_pred in plan)
 

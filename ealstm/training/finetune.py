@@ -53,7 +53,7 @@ def resolve_init(cfg: RunConfig) -> RunConfig:
 
 
 def init_scaler(cfg: RunConfig) -> Scaler | None:
-    """The scaler of ``train.init_from`` (reused unchanged), or ``None`` to fit a new one."""
+    """Return the scaler of ``train.init_from`` (reused unchanged), or ``None`` to fit one."""
     if cfg.train.init_from is None:
         return None
     return Scaler.from_dict(load_json(RunPaths(Path(cfg.train.init_from)).scaler))

@@ -40,8 +40,8 @@ from ealstm.evaluation.metrics import METRICS
 from ealstm.evaluation.predict import Simulation, simulate
 from ealstm.io import load_json, save_json, save_yaml
 from ealstm.models import build_model
-from ealstm.rundir import RunPaths
 from ealstm.progress import is_terminal
+from ealstm.rundir import RunPaths
 from ealstm.training.best_epoch import BestEpoch, format_epoch_line, save_best_epoch
 from ealstm.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from ealstm.training.epoch_log import EpochLog
@@ -122,7 +122,7 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
 
 def _validate(row: dict, best: BestEpoch, model: nn.Module, scaled: BasinArrays,
               scaler: Scaler, cfg: RunConfig, device: torch.device) -> bool:
-    """Score the validation period if due (adds ``val_median_nse`` to ``row``); stop early?"""
+    """Score the validation period if due (into ``row``); return whether to stop early."""
     if not cfg.train.validate_every or row["epoch"] % cfg.train.validate_every:
         return False
     start = time.perf_counter()
@@ -192,14 +192,15 @@ def _restore(paths: RunPaths, model: nn.Module, optimizer: torch.optim.Optimizer
 
 
 def model_args(cfg: RunConfig, scaled: BasinArrays) -> dict[str, int]:
-    """Constructor arguments of the model that come from the data (input sizes)."""
+    """Return the model's constructor arguments that come from the data (input sizes)."""
     return {"n_dynamic": len(scaled.dynamic_names), "n_static": n_static_inputs(cfg, scaled)}
 
 
 def _checkpoint_state(model: nn.Module, optimizer: torch.optim.Optimizer, cfg: RunConfig,
                       scaled: BasinArrays) -> dict:
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "model_args": model_args(cfg, scaled), "model_config": cfg.model.model_dump(mode="json")}
+            "model_args": model_args(cfg, scaled),
+            "model_config": cfg.model.model_dump(mode="json")}
 
 
 def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: BasinArrays,
