@@ -40,7 +40,8 @@ def track(items: Iterable[_Item], total: int, desc: str, enabled: bool = True,
     enabled
         ``False`` shows nothing at all.
     n_lines
-        Log lines (at equal fractions of ``total``) when stderr is not a terminal.
+        Log lines (at equal fractions of ``total``) when stderr is not a terminal; none when
+        ``total < n_lines``.
     leave
         Keep the finished bar on the terminal.
     """
@@ -51,8 +52,9 @@ def track(items: Iterable[_Item], total: int, desc: str, enabled: bool = True,
         yield from tqdm(items, total=total, desc=desc, leave=leave)
         return
     start = time.perf_counter()
-    marks = {max(1, round(total * k / n_lines)) for k in range(1, n_lines + 1)} if total > 1 \
-        else set()
+    # A handful of steps finishes at once: progress lines would be noise.
+    marks = {max(1, round(total * k / n_lines)) for k in range(1, n_lines + 1)} \
+        if total >= n_lines else set()
     for done, item in enumerate(items, start=1):
         yield item
         if done in marks:
