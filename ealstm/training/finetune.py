@@ -37,7 +37,8 @@ def resolve_init(cfg: RunConfig) -> RunConfig:
     Raises
     ------
     CheckpointError
-        ``init_from`` is not a trained run, or is the run being trained.
+        ``init_from`` is not a trained run or is the run being trained, or the architecture
+        differs (checked here, before the new run folder is created).
     """
     source = cfg.train.init_from
     if source is None:
@@ -49,7 +50,9 @@ def resolve_init(cfg: RunConfig) -> RunConfig:
                               "run another `name`")
     epoch = cfg.train.init_epoch or default_epoch(source)
     train = cfg.train.model_copy(update={"init_epoch": epoch})
-    return cfg.model_copy(update={"train": train})
+    cfg = cfg.model_copy(update={"train": train})
+    check_architecture(cfg, load_checkpoint(source, epoch))
+    return cfg
 
 
 def init_scaler(cfg: RunConfig) -> Scaler | None:
@@ -59,26 +62,34 @@ def init_scaler(cfg: RunConfig) -> Scaler | None:
     return Scaler.from_dict(load_json(RunPaths(Path(cfg.train.init_from)).scaler))
 
 
-def init_weights(model: nn.Module, cfg: RunConfig, model_args: dict[str, int]) -> None:
-    """Load the weights of ``train.init_from`` into ``model`` (nothing without init_from).
+def check_architecture(cfg: RunConfig, state: dict) -> None:
+    """Raise unless the model of ``cfg`` has the architecture of the checkpoint ``state``.
 
     Raises
     ------
     CheckpointError
-        If the architecture differs: another ``model`` section or other input sizes.
+        Another ``model`` section (but dropout, forget-gate bias) or other input sizes.
     """
-    source = cfg.train.init_from
-    if source is None:
-        return
-    state = load_checkpoint(Path(source), cfg.train.init_epoch)
-    own = {**cfg.model.model_dump(mode="json"), **model_args}
+    n_static = len(cfg.data.static_attributes) if cfg.model.use_static else 0
+    own = {**cfg.model.model_dump(mode="json"), "n_dynamic": len(cfg.data.dynamic_inputs),
+           "n_static": n_static}
     theirs = {**state["model_config"], **state["model_args"]}
     diff = sorted(k for k in own.keys() | theirs.keys() - TRAINING_ONLY
                   if own.get(k) != theirs.get(k))
     if diff:
         details = ", ".join(f"{k}: {theirs.get(k)!r} there, {own.get(k)!r} here" for k in diff)
-        raise CheckpointError(f"cannot fine-tune from {source}: the model architecture differs "
-                              f"({details}); use the `model` section and inputs of that run")
+        raise CheckpointError(f"cannot fine-tune from {cfg.train.init_from}: the model "
+                              f"architecture differs ({details}); use the `model` section and "
+                              "inputs of that run")
+
+
+def init_weights(model: nn.Module, cfg: RunConfig) -> None:
+    """Load the weights of ``train.init_from`` into ``model`` (nothing without init_from)."""
+    source = cfg.train.init_from
+    if source is None:
+        return
+    state = load_checkpoint(Path(source), cfg.train.init_epoch)
+    check_architecture(cfg, state)
     model.load_state_dict(state["model"])
     log.info("initialised the model from %s, epoch %d (optimizer starts fresh)", source,
              state["epoch"])

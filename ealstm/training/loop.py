@@ -98,7 +98,7 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, len(scaled.dynamic_names), n_static_inputs(cfg, scaled))
     if not resume:
-        init_weights(model, cfg, model_args(cfg, scaled))
+        init_weights(model, cfg)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr_at(1))
     start = _restore(paths, model, optimizer) + 1 if resume else 1
@@ -191,16 +191,11 @@ def _restore(paths: RunPaths, model: nn.Module, optimizer: torch.optim.Optimizer
     return int(state["epoch"])
 
 
-def model_args(cfg: RunConfig, scaled: BasinArrays) -> dict[str, int]:
-    """Return the model's constructor arguments that come from the data (input sizes)."""
-    return {"n_dynamic": len(scaled.dynamic_names), "n_static": n_static_inputs(cfg, scaled)}
-
-
 def _checkpoint_state(model: nn.Module, optimizer: torch.optim.Optimizer, cfg: RunConfig,
                       scaled: BasinArrays) -> dict:
+    model_args = {"n_dynamic": len(scaled.dynamic_names), "n_static": n_static_inputs(cfg, scaled)}
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "model_args": model_args(cfg, scaled),
-            "model_config": cfg.model.model_dump(mode="json")}
+            "model_args": model_args, "model_config": cfg.model.model_dump(mode="json")}
 
 
 def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: BasinArrays,
