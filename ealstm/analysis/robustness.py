@@ -51,6 +51,7 @@ from ealstm.evaluation.chunked import (
 from ealstm.evaluation.predict import Simulation
 from ealstm.evaluation.run import TrainedRun, load_run
 from ealstm.io import atomic_path, save_csv, save_json, save_netcdf
+from ealstm.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,8 @@ def _nse_array(run: TrainedRun, period: str, sigmas: tuple[float, ...], n_draws:
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(x_d.shape[0])]
     rows = 1 + len(sigmas) * n_draws
     nse = np.full((1 + len(sigmas), n_draws, x_d.shape[0]), np.nan)
-    for group in _basin_groups(x_d.shape[0], rows):
+    groups = _basin_groups(x_d.shape[0], rows)
+    for group in track(groups, len(groups), f"robustness {period} (basin groups)"):
         x_s = np.concatenate([perturbed_statics(scaled.static[b], sigmas, n_draws, rngs[b])
                               for b in group])
         inputs = (x_d[group].expand(rows, -1, -1) if len(group) == 1  # a view, no copy
@@ -202,7 +204,6 @@ def _nse_array(run: TrainedRun, period: str, sigmas: tuple[float, ...], n_draws:
             scores = nse_rows(obs[b], q[k * rows:(k + 1) * rows])
             nse[0, :, b] = scores[0]
             nse[1:, :, b] = scores[1:].reshape(len(sigmas), n_draws)
-        log.info("robustness: %d of %d basins done", group[-1] + 1, x_d.shape[0])
     return nse
 
 
