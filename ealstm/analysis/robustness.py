@@ -291,7 +291,8 @@ def robustness(run_dir: Path, sigmas: Sequence[float] = DEFAULT_SIGMAS, n_draws:
     chunk
         Predicted days per simulated sequence; ``None``: ``seq_length``; 1: exact seq-to-one.
     epoch, device
-        Checkpoint (default: last) and torch device (default: the run's).
+        Checkpoint (default: best validation epoch, else last) and torch device (default:
+        the run's).
     batch_steps
         Sequence steps per forward pass (memory bound).
 

@@ -363,7 +363,8 @@ def sensitivity(run_dir: Path, period: str = "test", chunk: int | None = None,
         gradients of the chunked simulation's days (about ``(warmup + chunk) / (warmup + 1)``
         times the cost of 1: no cheaper in reverse mode).
     epoch, device
-        Checkpoint (default: last) and torch device (default: the run's).
+        Checkpoint (default: best validation epoch, else last) and torch device (default:
+        the run's).
     batch_steps
         Sequence steps per forward/backward pass (memory bound).
 
