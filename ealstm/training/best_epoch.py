@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ealstm.errors import CheckpointError
+from ealstm.errors import CheckpointError, ConfigError
 from ealstm.io import load_json, save_json
 from ealstm.rundir import RunPaths
 from ealstm.training.checkpoint import list_checkpoints
@@ -93,9 +93,13 @@ def default_epoch(run_dir: Path) -> int:
 
     Raises
     ------
+    ConfigError
+        If ``run_dir`` is not a run directory (no ``config.yml``).
     CheckpointError
         If the run has no checkpoint.
     """
+    if not RunPaths(Path(run_dir)).config.is_file():
+        raise ConfigError(f"{run_dir} is not a run directory: config.yml is missing")
     checkpoints = list_checkpoints(run_dir)
     if not checkpoints:
         raise CheckpointError(f"run {run_dir} has no checkpoint; train it first (`ealstm train`)")

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from ealstm.config import TrainConfig
-from ealstm.errors import CheckpointError
+from ealstm.errors import CheckpointError, ConfigError
 from ealstm.training.best_epoch import (
     BestEpoch,
     default_epoch,
@@ -32,6 +32,9 @@ def test_tracker_is_rebuilt_from_the_training_log():
 
 
 def test_default_epoch_is_the_best_one_else_the_last(tmp_path):
+    with pytest.raises(ConfigError, match="config.yml"):
+        default_epoch(tmp_path)
+    (tmp_path / "config.yml").write_text("name: x\n")
     with pytest.raises(CheckpointError, match="no checkpoint"):
         default_epoch(tmp_path)
     for epoch in (1, 2, 3):
