@@ -138,7 +138,7 @@ def _frozen_parameters(model: nn.Module) -> Iterator[None]:
 
 
 def output_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor,
-                     predict_last_n: int = 1) -> torch.Tensor:
+                     predict_last_n: int = 1, max_copies: int | None = None) -> torch.Tensor:
     """Exact gradients of each sequence's predictions w.r.t. its own static inputs (eq. 15).
 
     Parameters
@@ -150,6 +150,8 @@ def output_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor,
         Standardised inputs ``[N, T, F]`` and ``[N, S]``.
     predict_last_n
         Predicted final steps ``n`` per sequence.
+    max_copies
+        Copies of each sequence per forward/backward pass (bounds memory; default ``n``).
 
     Returns
     -------
@@ -158,18 +160,29 @@ def output_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor,
     """
     model.eval()
     n = predict_last_n
-    # In eval mode the samples of a batch are independent (no batch statistics, dropout off,
-    # every sequence starts from its own zero state), so y[k, j] depends on leaf[k] only and
-    # d(sum_k y[k]) / d leaf[k] = d y[k] / d leaf[k]. Each sequence is repeated n times, with
-    # its own copy of the statics, and copy j keeps only output j: one backward pass then gives
-    # every (sample, step) gradient. (n backward passes of the whole batch instead made
-    # `--chunk 365` hundreds of times slower than `--chunk 1`.)
-    leaf = x_s.detach().repeat_interleave(n, dim=0).requires_grad_(True)
+    size = max(1, min(max_copies or n, n))
+    return torch.cat([_step_gradients(model, x_d, x_s, n, first, min(first + size, n))
+                      for first in range(0, n, size)], dim=1)
+
+
+def _step_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor, n: int,
+                    first: int, stop: int) -> torch.Tensor:
+    """Gradients ``[N, stop - first, S]`` of the outputs ``first .. stop - 1`` (one pass).
+
+    In eval mode the samples of a batch are independent (no batch statistics, dropout off,
+    every sequence starts from its own zero state), so y[k] depends on leaf[k] only and
+    d(sum_k y[k]) / d leaf[k] = d y[k] / d leaf[k]. Each sequence is repeated once per output,
+    with its own copy of the statics, and copy i keeps only output ``first + i``: one backward
+    pass gives every (sample, step) gradient. (One backward pass per output instead made
+    ``--chunk 365`` hundreds of times slower than ``--chunk 1``.)
+    """
+    g = stop - first
+    leaf = x_s.detach().repeat_interleave(g, dim=0).requires_grad_(True)
     with torch.enable_grad(), _frozen_parameters(model):
-        y = model(x_d.repeat_interleave(n, dim=0) if n > 1 else x_d, leaf, n)
-        picked = y.reshape(-1, n, n).diagonal(dim1=1, dim2=2)  # [N, n]: copy j, output j
+        y = model(x_d.repeat_interleave(g, dim=0) if g > 1 else x_d, leaf, n)
+        picked = y.reshape(-1, g, n)[:, :, first:stop].diagonal(dim1=1, dim2=2)  # copy i, i
         (grads,) = torch.autograd.grad(picked.sum(), leaf)
-    return grads.reshape(-1, n, x_s.shape[1])
+    return grads.reshape(-1, g, x_s.shape[1])
 
 
 def day_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor, warmup: int,
@@ -211,7 +224,8 @@ def day_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor, warmup
                                                  max(1, batch_steps // chunk)):
         rows, starts = rows.to(inputs.device), starts.to(inputs.device)
         windows = gather_windows(inputs, rows, starts, warmup, n_pred)
-        grads = output_gradients(model, windows, statics[rows], n_pred)
+        grads = output_gradients(model, windows, statics[rows], n_pred,
+                                 max(1, batch_steps // (warmup + n_pred)))
         days = starts[:, None] + torch.arange(n_pred, device=inputs.device)
         out[rows[:, None], days] = grads.to(out.dtype)
     out[invalid.to(out.device)] = float("nan")
