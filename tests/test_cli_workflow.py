@@ -152,3 +152,14 @@ def test_training_logs_one_tidy_line_per_epoch_without_redraws(demo_camels, tmp_
     pattern = r"epoch [12]/2  lr 1\.0e-03  loss \d+\.\d{4}  val NSE -?\d+\.\d\d  \d+\.\d s"
     assert len(lines) == 2 and all(re.fullmatch(pattern, line) for line in lines)
     assert "\r" not in capsys.readouterr().err  # stderr is no terminal here: no tqdm bar
+
+
+def test_a_run_that_stopped_early_is_not_resumed(validated_run, tmp_path, caplog):
+    run = Path(shutil.copytree(validated_run, tmp_path / "tiny"))
+    raw = yaml.safe_load((run / "config.yml").read_text())
+    args = ["train", str(_write_config(run / "config.yml", {**raw, "runs_dir": str(tmp_path)})),
+            "--resume"]
+    with caplog.at_level("INFO", logger="ealstm.training.loop"):
+        assert main(args) == 0
+    assert "stopped early" in caplog.text
+    assert sorted(list_checkpoints(run)) == [1, 2, 3, 4]

@@ -44,13 +44,18 @@ class BestEpoch:
     score: float = -math.inf
     since_best: int = 0
 
+    @property
+    def stopped(self) -> bool:
+        """Whether patience ran out (a resumed run that stopped early does not continue)."""
+        return self.patience is not None and self.since_best >= self.patience
+
     def update(self, epoch: int, score: float) -> bool:
         """Record the validation score of ``epoch``; return ``True`` if training should stop."""
         if math.isfinite(score) and score > self.score:
             self.epoch, self.score, self.since_best = epoch, float(score), 0
         else:
             self.since_best += 1
-        return self.patience is not None and self.since_best >= self.patience
+        return self.stopped
 
     @classmethod
     def from_log(cls, rows: Iterable[Mapping[str, Any]], patience: int | None) -> BestEpoch:

@@ -105,6 +105,10 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     epoch_log = EpochLog(paths, keep_before=start)
     best = BestEpoch.from_log(epoch_log.rows, cfg.train.patience)
     for epoch in range(start, cfg.train.epochs + 1):
+        if best.stopped:
+            log.info("not resuming: the run stopped early (best epoch %d); raise "
+                     "train.patience to continue", best.epoch)
+            break
         row = _run_epoch(model, optimizer, scaled, index, q_std, cfg, epoch, device, progress)
         stop = _validate(row, best, model, scaled, scaler, cfg, device)
         epoch_log.append(row)
