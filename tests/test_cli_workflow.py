@@ -163,3 +163,10 @@ def test_a_run_that_stopped_early_is_not_resumed(validated_run, tmp_path, caplog
         assert main(args) == 0
     assert "stopped early" in caplog.text
     assert sorted(list_checkpoints(run)) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("command", ["predict", "finetune"])
+def test_workflow_commands_have_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0 and "RUN_DIR" in capsys.readouterr().out.upper()
