@@ -132,10 +132,13 @@ def epoch_tag(epoch: int, is_default: bool) -> str:
 
 
 def format_epoch_line(row: Mapping[str, Any], n_epochs: int) -> str:
-    """One tidy log line per epoch, e.g. ``epoch 3/30  lr 1.0e-03  loss 0.1234  42.1 s``."""
+    """One tidy log line per epoch, e.g. ``epoch 3/30  lr 1.0e-03  loss 0.1234  42.1 s``.
+
+    The time is the epoch's training plus validation seconds.
+    """
     parts = [f"epoch {row['epoch']}/{n_epochs}", f"lr {row['lr']:.1e}",
              f"loss {row['train_loss']:.4f}"]
     if "val_median_nse" in row:
         parts.append(f"val NSE {row['val_median_nse']:.2f}")
-    parts.append(f"{row['seconds']:.1f} s")
+    parts.append(f"{row['seconds'] + row.get('val_seconds', 0.0):.1f} s")
     return "  ".join(parts)
