@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ealstm import __version__
+from ealstm.cli_workflow import add_workflow_parsers
 from ealstm.errors import ConfigError, EalstmError
 from ealstm.runtime_env import set_omp_wait_policy
 
@@ -190,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="predict a period with a trained run and score it")
     p.add_argument("run_dir", type=Path, help="run directory written by `ealstm train`")
     p.add_argument("--period", default="test", choices=["train", "validation", "test"])
-    p.add_argument("--epoch", type=int, default=None, help="checkpoint epoch (default: last)")
+    p.add_argument("--epoch", type=int, default=None,
+                   help="checkpoint epoch (default: best validation epoch, else the last; "
+                   "results of another epoch get _epochNNN in their file names)")
     p.add_argument("--device", default=None, help="torch device (default: the run's)")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -201,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_cmd_demo)
 
+    add_workflow_parsers(sub)
     _add_experiment_parsers(sub)
     _add_search_parsers(sub)
     _add_analyze_parsers(sub)

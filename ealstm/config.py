@@ -260,8 +260,20 @@ class TrainConfig(_Frozen):
     seed: int = 111
     predict_last_n: int = Field(1, ge=1)
     validate_every: int | None = Field(None, ge=1)
+    #: Early stopping: stop after this many validations without a better median NSE.
+    patience: int | None = Field(None, ge=1)
     device: str = "auto"
     num_threads: int | None = Field(None, ge=1)
+    #: Fine-tuning: start from the weights and scaler of this run directory (``ealstm finetune``).
+    init_from: Path | None = None
+    #: Checkpoint epoch of ``init_from`` (resolved and recorded when the run starts).
+    init_epoch: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _patience_needs_validation(self) -> TrainConfig:
+        if self.patience is not None and self.validate_every is None:
+            raise ValueError("train.patience counts validations: set train.validate_every too")
+        return self
 
     @field_validator("learning_rate")
     @classmethod
@@ -336,6 +348,10 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
             data[key] = str((base / Path(data[key]).expanduser()).resolve())
     if data:
         raw["data"] = data
+    train = raw.get("train")
+    if isinstance(train, dict) and train.get("init_from") is not None:
+        raw["train"] = {**train, "init_from": str((base / Path(train["init_from"])
+                                                    .expanduser()).resolve())}
     return raw
 
 

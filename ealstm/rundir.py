@@ -8,7 +8,10 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class RunPaths:
-    """Paths of the artifacts of the run in ``root``."""
+    """Paths of the artifacts of the run in ``root``.
+
+    ``tag`` is a file-name suffix for results of a non-default epoch (``"_epoch001"``).
+    """
 
     root: Path
 
@@ -37,14 +40,24 @@ class RunPaths:
         """TensorBoard event files (written when ``tensorboard`` is installed)."""
         return self.root / "tensorboard"
 
-    def predictions(self, period: str) -> Path:
+    @property
+    def best_epoch(self) -> Path:
+        """Best validation epoch and its median NSE (written when the run is validated)."""
+        return self.root / "best_epoch.json"
+
+    @property
+    def predict_dir(self) -> Path:
+        """Folder of ``ealstm predict`` outputs (kept apart from the run's own results)."""
+        return self.root / "predict"
+
+    def predictions(self, period: str, tag: str = "") -> Path:
         """Return the path of the netCDF with ``qobs`` and ``qsim`` [basin, date] of ``period``."""
-        return self.root / f"predictions_{period}.nc"
+        return self.root / f"predictions_{period}{tag}.nc"
 
-    def metrics(self, period: str) -> Path:
+    def metrics(self, period: str, tag: str = "") -> Path:
         """Return the path of the CSV with one row of metrics per basin for ``period``."""
-        return self.root / f"metrics_{period}.csv"
+        return self.root / f"metrics_{period}{tag}.csv"
 
-    def summary(self, period: str) -> Path:
+    def summary(self, period: str, tag: str = "") -> Path:
         """Return the path of the JSON summary (mean, median, #NSE <= 0) of ``period``."""
-        return self.root / f"summary_{period}.json"
+        return self.root / f"summary_{period}{tag}.json"

@@ -371,7 +371,8 @@ def embedding_analysis(run_dir: Path, ks: Iterable[int] = DEFAULT_KS, n_init: in
         Hydrological signatures, see :func:`load_signatures` (default: the 13 of
         ``camels_hydro.txt``).
     epoch, device
-        Checkpoint (default: last) and torch device (default: the run's).
+        Checkpoint (default: best validation epoch, else last) and torch device (default:
+        the run's).
     variance_method
         Definition of the variance reduction, see
         :func:`~ealstm.analysis.clustering.variance_reduction` (default the paper's).

@@ -54,6 +54,7 @@ from ealstm.evaluation.chunked import (
 from ealstm.evaluation.predict import Simulation, to_discharge
 from ealstm.evaluation.run import TrainedRun, load_run
 from ealstm.io import atomic_path, save_csv, save_json, save_netcdf
+from ealstm.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,8 @@ def _nse_array(run: TrainedRun, period: str, sigmas: tuple[float, ...], n_draws:
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(x_d.shape[0])]
     rows = 1 + len(sigmas) * n_draws
     nse = np.full((1 + len(sigmas), n_draws, x_d.shape[0]), np.nan)
-    for group in _basin_groups(x_d.shape[0], rows):
+    groups = _basin_groups(x_d.shape[0], rows)
+    for group in track(groups, len(groups), f"robustness {period} (basin groups)"):
         x_s = np.concatenate([perturbed_statics(scaled.static[b], sigmas, n_draws, rngs[b])
                               for b in group])
         inputs = (x_d[group].expand(rows, -1, -1) if len(group) == 1  # a view, no copy
@@ -206,7 +208,6 @@ def _nse_array(run: TrainedRun, period: str, sigmas: tuple[float, ...], n_draws:
             scores = nse_rows(obs[b], q[k * rows:(k + 1) * rows])
             nse[0, :, b] = scores[0]
             nse[1:, :, b] = scores[1:].reshape(len(sigmas), n_draws)
-        log.info("robustness: %d of %d basins done", group[-1] + 1, x_d.shape[0])
     return nse
 
 
@@ -294,7 +295,8 @@ def robustness(run_dir: Path, sigmas: Sequence[float] = DEFAULT_SIGMAS, n_draws:
     chunk
         Predicted days per simulated sequence; ``None``: ``seq_length``; 1: exact seq-to-one.
     epoch, device
-        Checkpoint (default: last) and torch device (default: the run's).
+        Checkpoint (default: best validation epoch, else last) and torch device (default:
+        the run's).
     batch_steps
         Sequence steps per forward pass (memory bound).
 

@@ -55,6 +55,7 @@ from ealstm.evaluation.chunked import (
 )
 from ealstm.evaluation.run import TrainedRun, load_run
 from ealstm.io import save_csv, save_json
+from ealstm.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def _frozen_parameters(model: nn.Module) -> Iterator[None]:
 
 
 def output_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor,
-                     predict_last_n: int = 1) -> torch.Tensor:
+                     predict_last_n: int = 1, max_copies: int | None = None) -> torch.Tensor:
     """Exact gradients of each sequence's predictions w.r.t. its own static inputs (eq. 15).
 
     Parameters
@@ -149,6 +150,8 @@ def output_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor,
         Standardised inputs ``[N, T, F]`` and ``[N, S]``.
     predict_last_n
         Predicted final steps ``n`` per sequence.
+    max_copies
+        Copies of each sequence per forward/backward pass (bounds memory; default ``n``).
 
     Returns
     -------
@@ -156,16 +159,30 @@ def output_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor,
         ``[N, n, S]``: ``d y[k, j] / d x_s[k]``, in scaled target units per std of ``x_s``.
     """
     model.eval()
-    leaf = x_s.detach().clone().requires_grad_(True)
+    n = predict_last_n
+    size = max(1, min(max_copies or n, n))
+    return torch.cat([_step_gradients(model, x_d, x_s, n, first, min(first + size, n))
+                      for first in range(0, n, size)], dim=1)
+
+
+def _step_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor, n: int,
+                    first: int, stop: int) -> torch.Tensor:
+    """Gradients ``[N, stop - first, S]`` of the outputs ``first .. stop - 1`` (one pass).
+
+    In eval mode the samples of a batch are independent (no batch statistics, dropout off,
+    every sequence starts from its own zero state), so y[k] depends on leaf[k] only and
+    d(sum_k y[k]) / d leaf[k] = d y[k] / d leaf[k]. Each sequence is repeated once per output,
+    with its own copy of the statics, and copy i keeps only output ``first + i``: one backward
+    pass gives every (sample, step) gradient. (One backward pass per output instead made
+    ``--chunk 365`` hundreds of times slower than ``--chunk 1``.)
+    """
+    g = stop - first
+    leaf = x_s.detach().repeat_interleave(g, dim=0).requires_grad_(True)
     with torch.enable_grad(), _frozen_parameters(model):
-        y = model(x_d, leaf, predict_last_n)
-        # In eval mode the samples of a batch are independent (no batch statistics, dropout
-        # off, every sequence starts from its own zero state), so y[k, j] depends on leaf[k]
-        # only and d(sum_k y[k, j]) / d leaf[k] = d y[k, j] / d leaf[k]: one backward pass per
-        # predicted step gives the gradients of all N samples.
-        grads = [torch.autograd.grad(y[:, j].sum(), leaf, retain_graph=j < predict_last_n - 1)[0]
-                 for j in range(predict_last_n)]
-    return torch.stack(grads, dim=1)
+        y = model(x_d.repeat_interleave(g, dim=0) if g > 1 else x_d, leaf, n)
+        picked = y.reshape(-1, g, n)[:, :, first:stop].diagonal(dim1=1, dim2=2)  # copy i, i
+        (grads,) = torch.autograd.grad(picked.sum(), leaf)
+    return grads.reshape(-1, g, x_s.shape[1])
 
 
 def day_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor, warmup: int,
@@ -176,7 +193,9 @@ def day_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor, warmup
     The days and their sequences are those of
     :func:`~ealstm.evaluation.chunked.simulate_chunked`: with ``warmup = seq_length - 1`` and
     ``chunk = 1`` each day's own seq-to-one window (the paper). Reverse mode needs one
-    backward pass per predicted position, so ``chunk > 1`` saves forward passes only.
+    backward pass per predicted position: :func:`output_gradients` repeats each chunk sequence
+    ``chunk`` times, so ``chunk > 1`` costs about ``(warmup + chunk) / (warmup + 1)`` times the
+    work of ``chunk = 1`` (``batch_steps`` is divided by ``chunk`` to bound memory).
 
     Parameters
     ----------
@@ -201,10 +220,12 @@ def day_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor, warmup
     out = torch.full((n_rows, n_times, x_s.shape[1]), float("nan"), dtype=x_d.dtype,
                      device=inputs.device)
     plan = chunk_plan(n_times, warmup, chunk)
-    for rows, starts, n_pred in sequence_batches(n_rows, plan, warmup, batch_steps):
+    for rows, starts, n_pred in sequence_batches(n_rows, plan, warmup,
+                                                 max(1, batch_steps // chunk)):
         rows, starts = rows.to(inputs.device), starts.to(inputs.device)
         windows = gather_windows(inputs, rows, starts, warmup, n_pred)
-        grads = output_gradients(model, windows, statics[rows], n_pred)
+        grads = output_gradients(model, windows, statics[rows], n_pred,
+                                 max(1, batch_steps // (warmup + n_pred)))
         days = starts[:, None] + torch.arange(n_pred, device=inputs.device)
         out[rows[:, None], days] = grads.to(out.dtype)
     out[invalid.to(out.device)] = float("nan")
@@ -225,7 +246,8 @@ def basin_sensitivities(run: TrainedRun, period: str, chunk: int,
     x_s = torch.from_numpy(np.ascontiguousarray(scaled.static, dtype=np.float32))
     table = np.full(scaled.static.shape, np.nan)
     n_days = 0
-    for b in range(len(scaled.basins)):
+    basins = track(range(len(scaled.basins)), len(scaled.basins), f"sensitivity {period}")
+    for b in basins:
         grads = day_gradients(run.model, x_d[b:b + 1], x_s[b:b + 1], warmup, chunk,
                               batch_steps)[0, warmup:].double().abs().cpu().numpy()
         valid = ~np.isnan(grads).any(axis=1)
@@ -352,9 +374,11 @@ def sensitivity(run_dir: Path, period: str = "test", chunk: int | None = None,
         ``train``, ``validation`` or ``test``.
     chunk
         ``None`` or 1: gradient of each day's seq-to-one prediction (the paper). ``> 1``:
-        gradients of the chunked simulation's days (no cheaper in reverse mode).
+        gradients of the chunked simulation's days (about ``(warmup + chunk) / (warmup + 1)``
+        times the cost of 1: no cheaper in reverse mode).
     epoch, device
-        Checkpoint (default: last) and torch device (default: the run's).
+        Checkpoint (default: best validation epoch, else last) and torch device (default:
+        the run's).
     batch_steps
         Sequence steps per forward/backward pass (memory bound).
 

@@ -146,7 +146,7 @@ class BasinArrays:
         return self.target if self.target_raw is None else self.target_raw
 
 
-def load_basin_arrays(cfg: DataConfig) -> BasinArrays:
+def load_basin_arrays(cfg: DataConfig, target_optional: bool = False) -> BasinArrays:
     """Load the arrays that ``cfg`` describes, from the cache if possible.
 
     Parameters
@@ -155,6 +155,9 @@ def load_basin_arrays(cfg: DataConfig) -> BasinArrays:
         Data configuration. The date axis runs from ``seq_length - 1`` days before the earliest
         period start to the latest period end, so that the first day of every period has a full
         input window.
+    target_optional
+        Accept basins without discharge (all-NaN target; for prediction, not training) and
+        skip the period checks, which ask for observed discharge.
 
     Returns
     -------
@@ -168,8 +171,9 @@ def load_basin_arrays(cfg: DataConfig) -> BasinArrays:
     DataNotFoundError
         If a configured basin has no forcing (time-series) file.
     """
-    arrays, _ = _load_or_build(cfg, force=False)
-    check_periods(arrays, cfg)
+    arrays, _ = _load_or_build(cfg, force=False, target_optional=target_optional)
+    if not target_optional:
+        check_periods(arrays, cfg)
     return arrays
 
 
@@ -186,18 +190,19 @@ def build_cache(cfg: DataConfig, force: bool = False) -> Path:
     return path
 
 
-def _load_or_build(cfg: DataConfig, force: bool) -> tuple[BasinArrays, Path]:
+def _load_or_build(cfg: DataConfig, force: bool,
+                   target_optional: bool = False) -> tuple[BasinArrays, Path]:
     """Arrays from the cache file of ``cfg``; parse and write it if missing, bad or ``force``."""
     basins = resolve_basins(cfg)
     dates = date_axis(cfg)
-    key = cache_key(cfg, basins, dates)
+    key = cache_key(cfg, basins, dates, target_optional)
     path = cache_path(cfg, key)
     arrays = None if force else _read_if_valid(path, basins, dates, cfg)
     if arrays is None:
         with wait_lock(path.with_name(f".{path.name}.lock")):  # one builder at a time
             arrays = None if force else _read_if_valid(path, basins, dates, cfg, quiet=True)
             if arrays is None:
-                arrays = _build_and_write(cfg, basins, dates, key, path)
+                arrays = _build_and_write(cfg, basins, dates, key, path, target_optional)
     return arrays, path
 
 
@@ -212,12 +217,12 @@ def _read_if_valid(path: Path, basins: tuple[str, ...], dates: pd.DatetimeIndex,
 
 
 def _build_and_write(cfg: DataConfig, basins: tuple[str, ...], dates: pd.DatetimeIndex,
-                     key: str, path: Path) -> BasinArrays:
+                     key: str, path: Path, target_optional: bool = False) -> BasinArrays:
     """Parse the raw files and write the cache file with their fingerprint and a checksum."""
     remove_orphan_tmp_files(path.parent, name=path.name)
     prints = raw_files.fingerprint(cfg.data_dir, exclude=path.parent)  # before parsing
     log.info("parsing %d basins of %s", len(basins), get_dataset(cfg).describe(cfg))
-    arrays = _build_arrays(cfg, basins, dates)
+    arrays = _build_arrays(cfg, basins, dates, target_optional)
     ds = arrays_to_dataset(arrays, key)
     ds.attrs["raw_files"] = raw_files.to_text(prints)
     with atomic_checked_path(path) as tmp:
@@ -255,8 +260,13 @@ def date_axis(cfg: DataConfig) -> pd.DatetimeIndex:
     return pd.date_range(start, end, freq="D", name="date").as_unit("ns")
 
 
-def cache_key(cfg: DataConfig, basins: Sequence[str], dates: pd.DatetimeIndex) -> str:
-    """SHA-256 of the data-relevant fields of ``cfg`` and the cache format version."""
+def cache_key(cfg: DataConfig, basins: Sequence[str], dates: pd.DatetimeIndex,
+              target_optional: bool = False) -> str:
+    """SHA-256 of the data-relevant fields of ``cfg`` and the cache format version.
+
+    Arrays loaded with an optional target get their own key, so that a basin whose discharge
+    is missing never reaches training through the cache.
+    """
     fields = {
         "format_version": CACHE_FORMAT_VERSION,
         "dataset": cfg.dataset,
@@ -270,6 +280,8 @@ def cache_key(cfg: DataConfig, basins: Sequence[str], dates: pd.DatetimeIndex) -
         "start": dates[0].date().isoformat(),
         "end": dates[-1].date().isoformat(),
     }
+    if target_optional:  # only when set: the keys of existing cache files stay valid
+        fields["target_optional"] = True
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode("utf-8")).hexdigest()
 
 
@@ -289,7 +301,8 @@ def cache_path(cfg: DataConfig, key: str) -> Path:
 # --- raw files -> arrays -----------------------------------------------------------------------
 
 
-def _build_arrays(cfg: DataConfig, basins: tuple[str, ...], dates: pd.DatetimeIndex) -> BasinArrays:
+def _build_arrays(cfg: DataConfig, basins: tuple[str, ...], dates: pd.DatetimeIndex,
+                  target_optional: bool = False) -> BasinArrays:
     """Parse forcings, streamflow and attributes of ``basins`` onto ``dates``."""
     reader = get_dataset(cfg)
     reader.check_basins(cfg, basins)
@@ -300,7 +313,9 @@ def _build_arrays(cfg: DataConfig, basins: tuple[str, ...], dates: pd.DatetimeIn
     target = np.full((len(basins), len(dates)), np.nan, dtype=np.float32)
     coverage = []
     for i, basin in enumerate(basins):
-        forcing, qobs = clean_basin(*reader.read_basin(cfg, basin), basin, cfg.invalid_values)
+        forcing, qobs = clean_basin(
+            *reader.read_basin(cfg, basin, require_target=not target_optional), basin,
+            cfg.invalid_values)
         dynamic[i] = _align(forcing, dates).to_numpy(np.float32)
         target[i] = _align(qobs, dates).to_numpy(np.float32)
         coverage.append(_coverage(forcing, qobs))

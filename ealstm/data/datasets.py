@@ -3,8 +3,10 @@
 Each entry of :data:`DATASETS` (keyed by ``DataConfig.dataset``) is a :class:`DatasetReader`
 whose functions take the :class:`~ealstm.config.DataConfig`:
 
-* ``read_basin(cfg, basin) -> (dynamic, target)``: the ``cfg.dynamic_inputs`` columns (in that
-  order) and the ``cfg.target`` series in mm/day, both on the basin's own daily dates;
+* ``read_basin(cfg, basin, require_target=True) -> (dynamic, target)``: the
+  ``cfg.dynamic_inputs`` columns (in that order) and the ``cfg.target`` series in mm/day, both
+  on the basin's own daily dates. With ``require_target=False`` a basin without discharge (no
+  streamflow file, no target column: forecasting, ungauged basins) gets an all-NaN target;
 * ``read_statics(cfg, basins) -> DataFrame``: ``[basin, cfg.static_attributes]``, rows in order;
 * ``list_basins(cfg) -> list[str]``: every basin with time-series data;
 * ``read_basin_list(path) -> list[str]``: the ids of a ``data.basin_file``;
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pandas as pd
 
 from ealstm.config import DataConfig
@@ -32,7 +35,7 @@ class DatasetReader:
     """The functions through which the cache reads one data set (see the module docstring)."""
 
     name: str
-    read_basin: Callable[[DataConfig, str], tuple[pd.DataFrame, pd.Series]]
+    read_basin: Callable[..., tuple[pd.DataFrame, pd.Series]]
     read_statics: Callable[[DataConfig, Sequence[str]], pd.DataFrame]
     list_basins: Callable[[DataConfig], list[str]]
     read_basin_list: Callable[[Path], list[str]]
@@ -55,7 +58,13 @@ def _camels_forcing_file(cfg: DataConfig, basin: str) -> Path:
     return matches[0] if matches else folder
 
 
-def _camels_read_basin(cfg: DataConfig, basin: str) -> tuple[pd.DataFrame, pd.Series]:
+def _no_target(index: pd.Index, name: str) -> pd.Series:
+    """Return an all-NaN target on ``index``: a basin without discharge observations."""
+    return pd.Series(np.nan, index=index, name=name, dtype=np.float32)
+
+
+def _camels_read_basin(cfg: DataConfig, basin: str,
+                       require_target: bool = True) -> tuple[pd.DataFrame, pd.Series]:
     """Read forcings ``cfg.dynamic_inputs`` and ``qobs`` (mm/day) of one CAMELS-US basin."""
     forcing, area_km2 = camels_us.read_forcings(cfg.data_dir, basin, cfg.forcings)
     unknown = [name for name in cfg.dynamic_inputs if name not in forcing.columns]
@@ -65,6 +74,9 @@ def _camels_read_basin(cfg: DataConfig, basin: str) -> tuple[pd.DataFrame, pd.Se
             f"{_camels_forcing_file(cfg, basin)}; available columns: {list(forcing.columns)}")
     camels_us.check_forcing_area(cfg.data_dir, basin, area_km2,
                                  forcing.attrs.get("source", _camels_forcing_file(cfg, basin)))
+    streamflow = Path(cfg.data_dir) / "usgs_streamflow"
+    if not require_target and not any(streamflow.glob(f"*/{basin}_streamflow_qc.txt")):
+        return forcing[list(cfg.dynamic_inputs)], _no_target(forcing.index, "qobs")
     qobs = camels_us.read_streamflow(cfg.data_dir, basin, area_km2)
     return forcing[list(cfg.dynamic_inputs)], qobs
 
@@ -101,13 +113,15 @@ CAMELS_US = DatasetReader(
 # --- Caravan and generic: column selection by name ---------------------------------------------
 
 
-def _columns_reader(module: ModuleType) -> Callable[[DataConfig, str],
-                                                    tuple[pd.DataFrame, pd.Series]]:
+def _columns_reader(module: ModuleType) -> Callable[..., tuple[pd.DataFrame, pd.Series]]:
     """``read_basin`` of a layout whose ``read_timeseries`` holds inputs and target as columns."""
 
-    def read_basin(cfg: DataConfig, basin: str) -> tuple[pd.DataFrame, pd.Series]:
+    def read_basin(cfg: DataConfig, basin: str,
+                   require_target: bool = True) -> tuple[pd.DataFrame, pd.Series]:
         frame = module.read_timeseries(cfg.data_dir, basin)
         dynamic = generic.select_series(frame, cfg.dynamic_inputs, "data.dynamic_inputs")
+        if not require_target and cfg.target not in frame.columns:
+            return dynamic, _no_target(frame.index, cfg.target)
         target = generic.select_series(frame, [cfg.target], "data.target")[cfg.target]
         return dynamic, target.rename(cfg.target)
 
@@ -175,9 +189,13 @@ def get_dataset(cfg: DataConfig) -> DatasetReader:
     return DATASETS[cfg.dataset]
 
 
-def read_basin(cfg: DataConfig, basin: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Dynamic inputs ``cfg.dynamic_inputs`` and target ``cfg.target`` (mm/day) of one basin."""
-    return get_dataset(cfg).read_basin(cfg, basin)
+def read_basin(cfg: DataConfig, basin: str,
+               require_target: bool = True) -> tuple[pd.DataFrame, pd.Series]:
+    """Dynamic inputs ``cfg.dynamic_inputs`` and target ``cfg.target`` (mm/day) of one basin.
+
+    ``require_target=False``: a basin without discharge gets an all-NaN target.
+    """
+    return get_dataset(cfg).read_basin(cfg, basin, require_target)
 
 
 def read_statics(cfg: DataConfig, basins: Sequence[str]) -> pd.DataFrame:

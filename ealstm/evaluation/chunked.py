@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ealstm.progress import track
+
 log = logging.getLogger(__name__)
 
 #: Default budget of sequence steps (sequences x length) per forward pass: 485 sequences of
@@ -141,6 +143,13 @@ def sequence_batches(n_rows: int, plan: list[tuple[torch.Tensor, int]], warmup: 
             yield rows[i:i + size], all_starts[i:i + size], n_pred
 
 
+def count_batches(n_rows: int, plan: list[tuple[torch.Tensor, int]], warmup: int,
+                  batch_steps: int) -> int:
+    """Count the batches :func:`sequence_batches` yields (for progress reporting)."""
+    return sum(-(-n_rows * int(starts.numel()) // max(1, batch_steps // (warmup + n_pred)))
+               for starts, n_pred in plan)
+
+
 def _model_device(model: nn.Module) -> torch.device:
     """Device of the model's first parameter (CPU for a model without parameters)."""
     return next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -162,7 +171,8 @@ def clean_inputs(x_d: torch.Tensor, x_s: torch.Tensor | None,
 
 @torch.no_grad()
 def simulate_chunked(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor | None, warmup: int,
-                     chunk: int, batch_steps: int = DEFAULT_BATCH_STEPS) -> torch.Tensor:
+                     chunk: int, batch_steps: int = DEFAULT_BATCH_STEPS,
+                     progress: bool = False) -> torch.Tensor:
     """Simulate every day of a long input series in chunks of ``chunk`` days.
 
     Parameters
@@ -181,6 +191,8 @@ def simulate_chunked(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor | No
         Predicted days per sequence; 1 is exact seq-to-one, larger is cheaper (see module).
     batch_steps
         Budget of sequence steps per forward pass (bounds memory).
+    progress
+        Report progress over the batches (:func:`ealstm.progress.track`).
 
     Returns
     -------
@@ -196,7 +208,9 @@ def simulate_chunked(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor | No
     inputs, statics = clean_inputs(x_d, x_s, _model_device(model))
     out = torch.full((n_rows, n_times), float("nan"), dtype=x_d.dtype, device=inputs.device)
     plan = chunk_plan(n_times, warmup, chunk)
-    for rows, starts, n_pred in sequence_batches(n_rows, plan, warmup, batch_steps):
+    batches = track(sequence_batches(n_rows, plan, warmup, batch_steps),
+                    count_batches(n_rows, plan, warmup, batch_steps), "simulate", progress)
+    for rows, starts, n_pred in batches:
         rows, starts = rows.to(inputs.device), starts.to(inputs.device)
         windows = gather_windows(inputs, rows, starts, warmup, n_pred)
         y_hat = model(windows, None if statics is None else statics[rows], n_pred)

@@ -71,8 +71,10 @@ class Simulation:
 
 @torch.no_grad()
 def simulate(model: nn.Module, scaled: BasinArrays, time_slice: slice, how: Simulation,
-             device: torch.device | None = None) -> np.ndarray:
+             device: torch.device | None = None, progress: bool = False) -> np.ndarray:
     """Model output (scaled target units) for every basin and day of ``time_slice``.
+
+    ``progress`` reports progress over the forward passes (a bar on a terminal, else log lines).
 
     Returns
     -------
@@ -85,7 +87,7 @@ def simulate(model: nn.Module, scaled: BasinArrays, time_slice: slice, how: Simu
         if how.use_static else None
     model.eval()
     out = simulate_chunked(model, x_d, x_s, how.warmup, how.chunk,
-                           batch_steps=how.batch_size * how.seq_length)
+                           batch_steps=how.batch_size * how.seq_length, progress=progress)
     return out[:, how.warmup:].float().cpu().numpy()
 
 
@@ -100,8 +102,9 @@ def to_discharge(scaler: Scaler, out: np.ndarray, clip_negative: bool) -> np.nda
 
 
 def predict_period(model: nn.Module, scaled: BasinArrays, scaler: Scaler, period: Period,
-                   how: Simulation, device: torch.device | None = None) -> xr.Dataset:
-    """Observed and simulated discharge in mm/day for ``period``.
+                   how: Simulation, device: torch.device | None = None,
+                   progress: bool = False) -> xr.Dataset:
+    """Observed and simulated discharge in mm/day for ``period`` (``progress``: see simulate).
 
     Returns
     -------
@@ -109,7 +112,7 @@ def predict_period(model: nn.Module, scaled: BasinArrays, scaler: Scaler, period
         ``qobs`` (as read, bit for bit) and ``qsim`` over ``basin`` x ``date``, in mm/day.
     """
     time_slice = scaled.time_slice(period)
-    qsim = to_discharge(scaler, simulate(model, scaled, time_slice, how, device),
+    qsim = to_discharge(scaler, simulate(model, scaled, time_slice, how, device, progress),
                         how.clip_negative)
     qobs = scaled.observed[:, time_slice]
     coords = {"basin": list(scaled.basins), "date": scaled.dates[time_slice]}

@@ -18,6 +18,7 @@ from ealstm.evaluation.predict import Simulation, predict_period
 from ealstm.io import load_json, save_csv, save_json, save_netcdf
 from ealstm.models import build_model
 from ealstm.rundir import RunPaths
+from ealstm.training.best_epoch import epoch_tag, resolve_epoch
 from ealstm.training.checkpoint import load_checkpoint
 from ealstm.training.loop import prepare_data, select_device
 
@@ -57,11 +58,14 @@ def load_trained_model(run_dir: Path, epoch: int | None = None) -> tuple[nn.Modu
 
 
 def load_run(run_dir: Path, epoch: int | None = None, device: str | None = None) -> TrainedRun:
-    """Load a run's config, scaler, data (standardised as in training) and trained model."""
+    """Load a run's config, scaler, data (standardised as in training) and trained model.
+
+    ``epoch`` defaults to the best validation epoch if the run has one, else the last.
+    """
     paths = RunPaths(Path(run_dir))
     cfg = load_run_config(paths.root)
     scaled, scaler = prepare_data(cfg, Scaler.from_dict(load_json(paths.scaler)))
-    model, state = load_trained_model(paths.root, epoch)
+    model, state = load_trained_model(paths.root, resolve_epoch(paths.root, epoch)[0])
     torch_device = select_device(device or cfg.train.device)
     model.to(torch_device)
     return TrainedRun(paths, cfg, model, scaler, scaled, int(state["epoch"]), torch_device)
@@ -78,18 +82,21 @@ def evaluate_run(run_dir: Path, period: str = "test", epoch: int | None = None,
     period
         ``train``, ``validation`` or ``test``, as set in the run's config.
     epoch
-        Checkpoint to use; default: the last one.
+        Checkpoint to use; default: the best validation epoch (``best_epoch.json``), else the
+        last. Results of another epoch get its number in their file names
+        (``predictions_test_epoch001.nc``), so they never overwrite the default results.
     device
         Torch device; default: the run's ``train.device``.
     """
+    epoch, is_default = resolve_epoch(Path(run_dir), epoch)
     run = load_run(run_dir, epoch, device)
-    cfg, paths = run.cfg, run.paths
+    cfg, paths, tag = run.cfg, run.paths, epoch_tag(epoch, is_default)
     predictions = predict_period(run.model, run.scaled, run.scaler, cfg.data.period(period),
-                                 Simulation.of(cfg), run.device)
+                                 Simulation.of(cfg), run.device, progress=True)
     predictions.attrs.update(run=str(paths.root), epoch=run.epoch, period=period)
-    save_netcdf(paths.predictions(period), predictions)
+    save_netcdf(paths.predictions(period, tag), predictions)
     table = evaluate_basins(predictions["qobs"], predictions["qsim"])
-    save_csv(paths.metrics(period), table)
+    save_csv(paths.metrics(period, tag), table)
     summary = {"period": period, "epoch": run.epoch, **summarize(table["nse"])}
-    save_json(paths.summary(period), summary)
-    return Evaluation(paths.predictions(period), paths.metrics(period), summary, table)
+    save_json(paths.summary(period, tag), summary)
+    return Evaluation(paths.predictions(period, tag), paths.metrics(period, tag), summary, table)

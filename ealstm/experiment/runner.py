@@ -46,7 +46,6 @@ from typing import Any
 
 import torch
 import yaml
-from tqdm.auto import tqdm
 
 from ealstm.config import RunConfig, parse_config
 from ealstm.data.cache import build_cache
@@ -56,6 +55,7 @@ from ealstm.experiment.config import ExperimentConfig, validate_members
 from ealstm.experiment.ensemble import build_ensembles
 from ealstm.io import load_json, save_yaml
 from ealstm.locks import folder_lock
+from ealstm.progress import track
 from ealstm.rundir import RunPaths
 from ealstm.training.checkpoint import list_checkpoints
 from ealstm.training.loop import train
@@ -224,7 +224,7 @@ def _collect(outcomes: Iterable[tuple[Member, Callable[[], Any]]], progress: boo
              total: int | None = None) -> dict[Member, str]:
     """Fetch each member's result (``outcome()``); log and return the failures."""
     failures = {}
-    for member, outcome in tqdm(outcomes, total=total, desc="members", disable=not progress):
+    for member, outcome in track(outcomes, total, "members", progress, leave=True):
         try:
             log.info("finished %s/seed%d: %s", *member, outcome())
         except Exception as exc:  # noqa: BLE001 - one failing member must not stop the others

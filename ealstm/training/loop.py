@@ -41,7 +41,9 @@ from ealstm.evaluation.predict import Simulation, simulate, to_discharge
 from ealstm.io import load_json, remove_orphan_tmp_files, save_csv, save_json, save_yaml
 from ealstm.locks import folder_lock
 from ealstm.models import build_model
+from ealstm.progress import is_terminal
 from ealstm.rundir import RunPaths
+from ealstm.training.best_epoch import BestEpoch, format_epoch_line, save_best_epoch
 from ealstm.training.checkpoint import (
     checkpoint_dir,
     latest_checkpoint,
@@ -49,6 +51,7 @@ from ealstm.training.checkpoint import (
     save_checkpoint,
 )
 from ealstm.training.epoch_log import EpochLog
+from ealstm.training.finetune import init_scaler, init_weights, resolve_init
 from ealstm.training.losses import LOSSES
 from ealstm.training.threads import calibrate_threads
 
@@ -103,13 +106,15 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     resume
         Continue a run from its last checkpoint instead of starting a new one.
     progress
-        Show a progress bar with the running loss.
+        Show a progress bar with the running loss (only when stderr is a terminal; a log
+        gets one line per epoch).
 
     Raises
     ------
     RunLockedError
         Another process is training (or evaluating) in the same run folder.
     """
+    cfg = resolve_init(cfg)
     with folder_lock(cfg.run_dir):
         return _train_locked(cfg, resume, progress)
 
@@ -119,10 +124,8 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
     paths = RunPaths(cfg.run_dir)
     _remove_orphans(paths)
     _prepare_run_dir(paths, cfg, resume)
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
     device = select_device(cfg.train.device)
-    scaler = Scaler.from_dict(load_json(paths.scaler)) if resume else None
+    scaler = Scaler.from_dict(load_json(paths.scaler)) if resume else init_scaler(cfg)
     scaled, scaler = prepare_data(cfg, scaler)
     save_json(paths.scaler, scaler.to_dict())
     train_slice = scaled.time_slice(cfg.data.train_period)
@@ -130,24 +133,46 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
     q_std = _loss_std(paths, scaled, train_slice, index)
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, len(scaled.dynamic_names), n_static_inputs(cfg, scaled))
+    if not resume:
+        init_weights(model, cfg)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr_at(1))
-    start = _restore(paths, model, optimizer) + 1 if resume else 1
+    last, saved_threads = _restore(paths, model, optimizer) if resume else (0, None)
+    start = last + 1
+    threads = _set_threads(cfg, device, model, len(index), saved_threads)
     epoch_log = EpochLog(paths, keep_before=start)
-    max_threads = torch.get_num_threads()  # a cap set by the caller (e.g. experiment workers)
+    best = BestEpoch.from_log(epoch_log.rows, cfg.train.patience)
     for epoch in range(start, cfg.train.epochs + 1):
-        if not cfg.train.num_threads and device.type == "cpu":  # re-measured: load changes
-            calibrate_threads(model, min(cfg.train.batch_size, len(index)), cfg.data.seq_length,
-                              cfg.train.predict_last_n, available=max_threads)
+        if best.stopped:
+            log.info("not resuming: the run stopped early (best epoch %d); raise "
+                     "train.patience to continue", best.epoch)
+            break
         row = _run_epoch(model, optimizer, scaled, index, q_std, cfg, epoch, device, progress,
                          target_period=train_slice)
-        if cfg.train.validate_every and epoch % cfg.train.validate_every == 0:
-            row["val_median_nse"] = validation_median_nse(model, scaled, scaler, cfg, device)
+        stop = _validate(row, best, model, scaled, scaler, cfg, device)
         epoch_log.append(row)
-        save_checkpoint(paths.root, epoch, _checkpoint_state(model, optimizer, cfg, scaled))
-        log.info("epoch %d: %s", epoch, row)
+        save_checkpoint(paths.root, epoch,
+                        _checkpoint_state(model, optimizer, cfg, scaled, threads))
+        save_best_epoch(paths.root, best)
+        log.info(format_epoch_line(row, cfg.train.epochs))
+        if stop:
+            log.info("early stopping after epoch %d: no better validation median NSE in %d "
+                     "validations; best epoch %d (NSE %.3f)", epoch, best.since_best,
+                     best.epoch, best.score)
+            break
     epoch_log.close()
     return paths.root
+
+
+def _validate(row: dict, best: BestEpoch, model: nn.Module, scaled: BasinArrays,
+              scaler: Scaler, cfg: RunConfig, device: torch.device) -> bool:
+    """Score the validation period if due (into ``row``); return whether to stop early."""
+    if not cfg.train.validate_every or row["epoch"] % cfg.train.validate_every:
+        return False
+    start = time.perf_counter()
+    row["val_median_nse"] = validation_median_nse(model, scaled, scaler, cfg, device)
+    row["val_seconds"] = round(time.perf_counter() - start, 3)  # `seconds` stays training only
+    return best.update(row["epoch"], row["val_median_nse"])
 
 
 def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
@@ -178,7 +203,7 @@ def _remove_orphans(paths: RunPaths) -> None:
 
 #: Keys a resumed run may change: where it runs and caches, not what it learns.
 RESUMABLE_CHANGES = (("train", "epochs"), ("train", "device"), ("train", "num_threads"),
-                     ("data", "cache_dir"), ("model", "implementation"))
+                     ("train", "patience"), ("data", "cache_dir"), ("model", "implementation"))
 
 
 def _check_same_config(paths: RunPaths, cfg: RunConfig) -> None:
@@ -222,20 +247,46 @@ def _loss_std(paths: RunPaths, scaled: BasinArrays, train_slice: slice,
     return torch.tensor(table["std_mm_day"].to_numpy(), dtype=torch.float32)
 
 
-def _restore(paths: RunPaths, model: nn.Module, optimizer: torch.optim.Optimizer) -> int:
-    """Load the latest checkpoint into ``model`` and ``optimizer``; return its epoch."""
+def _restore(paths: RunPaths, model: nn.Module, optimizer: torch.optim.Optimizer
+             ) -> tuple[int, int | None]:
+    """Load the latest checkpoint into ``model`` and ``optimizer``.
+
+    Returns its epoch and the CPU thread count the run trained with (``None`` for checkpoints
+    written before it was recorded).
+    """
     state = load_checkpoint(paths.root)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     log.info("resuming %s after epoch %d", paths.root, state["epoch"])
-    return int(state["epoch"])
+    threads = state.get("num_threads")
+    return int(state["epoch"]), int(threads) if threads else None
+
+
+def _set_threads(cfg: RunConfig, device: torch.device, model: nn.Module, n_samples: int,
+                 saved: int | None) -> int:
+    """Fix the run's CPU thread count once: the config's, the resumed run's, or measured.
+
+    Float sums depend on the thread count, so it stays the same for the whole run and is stored
+    in every checkpoint: a resumed run continues with the count it started with and ends
+    bit-identical to an uninterrupted one. ``train.num_threads`` overrides both.
+    """
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    elif saved:
+        torch.set_num_threads(saved)
+        log.info("CPU threads: %d, as the run was started with", saved)
+    elif device.type == "cpu":
+        calibrate_threads(model, min(cfg.train.batch_size, n_samples), cfg.data.seq_length,
+                          cfg.train.predict_last_n, available=torch.get_num_threads())
+    return torch.get_num_threads()
 
 
 def _checkpoint_state(model: nn.Module, optimizer: torch.optim.Optimizer, cfg: RunConfig,
-                      scaled: BasinArrays) -> dict:
+                      scaled: BasinArrays, num_threads: int) -> dict:
     model_args = {"n_dynamic": len(scaled.dynamic_names), "n_static": n_static_inputs(cfg, scaled)}
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "model_args": model_args, "model_config": cfg.model.model_dump(mode="json")}
+            "model_args": model_args, "model_config": cfg.model.model_dump(mode="json"),
+            "num_threads": num_threads}
 
 
 def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: BasinArrays,
@@ -258,7 +309,8 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: Basin
     index = thin_index(index, n_last, rng)
     batches = iterate_batches(index, tcfg.batch_size, shuffle=True, rng=rng)
     total = -(-len(index) // tcfg.batch_size)
-    bar = tqdm(batches, total=total, desc=f"epoch {epoch}", disable=not progress, leave=False)
+    bar = tqdm(batches, total=total, desc=f"epoch {epoch}", leave=False,
+               disable=not (progress and is_terminal()))
     start, losses = time.perf_counter(), []
     for number, (basin_idx, time_idx) in enumerate(bar, start=1):
         batch = gather_batch(scaled, basin_idx, time_idx, cfg.data.seq_length, n_last,

@@ -37,7 +37,6 @@ import torch
 import xarray as xr
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from tqdm.auto import tqdm
 
 from ealstm.config import (
     DataConfig,
@@ -59,6 +58,7 @@ from ealstm.evaluation.predict import Simulation, predict_period
 from ealstm.evaluation.run import Evaluation, load_trained_model
 from ealstm.experiment.runner import member_finished, run_member
 from ealstm.io import load_json, save_csv, save_json, save_netcdf, save_yaml, write_text
+from ealstm.progress import track
 from ealstm.rundir import RunPaths
 from ealstm.training.loop import select_device
 from ealstm.workers import run_in_processes
@@ -313,7 +313,7 @@ def run_trials(trials: list[Trial], workers: int = 1, threads_per_worker: int | 
         build_cache(cfg)  # parse the raw files once, not once per worker
     outcomes = run_in_processes({t.label: (_trial_task, (t, threads)) for t in todo},
                                 min(workers, len(todo)))
-    return _collect(tqdm(outcomes, total=len(todo), desc="trials", disable=not progress))
+    return _collect(track(outcomes, len(todo), "trials", progress, leave=True))
 
 
 def _cpu_count() -> int:

@@ -7,8 +7,10 @@ thread keeps its core. Small (overhead-bound) batches gain little from a second 
 synthetic batch of the run's shape with 1 and with N threads (N: torch's thread count when the
 run started, which callers such as the experiment runner use as a cap) and keeps the fewest
 threads within :data:`MARGIN` of the fastest.
-The training loop repeats this at the start of every epoch (a few steps, seconds at the paper's
-size), so a process that starts competing later is noticed; ``train.num_threads`` overrides.
+The training loop measures this once when a run starts (a few steps, seconds at the paper's
+size) and keeps the count for the whole run, stored in each checkpoint: float sums depend on the
+thread count, so a resumed run continues with it and stays bit-identical. ``train.num_threads``
+overrides.
 
 The OpenMP wait policy can only be set before torch starts its thread pool: the command-line
 entry point sets ``OMP_WAIT_POLICY=PASSIVE`` (idle threads sleep instead of spinning on a

@@ -40,8 +40,8 @@ def _samples(run, n: int = 6):
 def test_one_backward_pass_gives_the_per_sample_gradients(tiny_ealstm_run):
     run = load_run(tiny_ealstm_run)
     batch = _samples(run)
-    for n in (1, 3):
-        batched = sens.output_gradients(run.model, batch.x_d, batch.x_s, n)
+    for n, copies in ((1, None), (3, None), (3, 2)):  # copies 2: outputs in two passes
+        batched = sens.output_gradients(run.model, batch.x_d, batch.x_s, n, copies)
         assert batched.shape == (6, n, batch.x_s.shape[1])
         for k in range(6):
             x_s = batch.x_s[k:k + 1].clone().requires_grad_(True)
@@ -68,13 +68,13 @@ def test_gradient_matches_central_finite_differences_in_float64(tiny_ealstm_run)
     assert grads.abs().max() > 1e-4  # not trivially zero
 
 
-@pytest.mark.parametrize("chunk", [1, 4])
-def test_day_gradients_follow_the_simulated_sequences(chunk):
+@pytest.mark.parametrize(("chunk", "batch_steps"), [(1, 2**16), (4, 2**16), (4, 9)])
+def test_day_gradients_follow_the_simulated_sequences(chunk, batch_steps):
     torch.manual_seed(0)
     model = EALSTM(3, 2, hidden_size=4, initial_forget_bias=1.0).double().eval()
     x_d, x_s, warmup = torch.randn(2, 13, 3, dtype=torch.float64), torch.randn(2, 2).double(), 3
     x_d[1, 8, 0] = float("nan")
-    grads = sens.day_gradients(model, x_d, x_s, warmup, chunk)
+    grads = sens.day_gradients(model, x_d, x_s, warmup, chunk, batch_steps)
     invalid = invalid_days(x_d, x_s, warmup, chunk)
     assert torch.equal(torch.isnan(grads).all(dim=2), invalid)
     for b, t in zip(*torch.nonzero(~invalid, as_tuple=True), strict=True):

@@ -99,9 +99,9 @@ def test_cli_module_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize(("num_threads", "calls"), [(None, 2), (1, 0)])
-def test_train_calibrates_every_epoch_unless_num_threads_is_set(demo_camels, tmp_path,
-                                                               monkeypatch, num_threads, calls):
+@pytest.mark.parametrize(("num_threads", "calls"), [(None, 1), (1, 0)])
+def test_train_calibrates_once_per_run_unless_num_threads_is_set(demo_camels, tmp_path,
+                                                                 monkeypatch, num_threads, calls):
     from ealstm.config import parse_config
     from ealstm.training import loop
     from tests.conftest import tiny_run_config
@@ -116,3 +116,31 @@ def test_train_calibrates_every_epoch_unless_num_threads_is_set(demo_camels, tmp
     if calls:
         cfg = parse_config(raw)
         assert seen[0] == (cfg.train.batch_size, cfg.data.seq_length, 1, torch.get_num_threads())
+
+
+def test_resumed_run_keeps_the_thread_count_it_started_with(demo_camels, tmp_path, monkeypatch):
+    """Float sums depend on the thread count: a resumed run must not re-measure it."""
+    from ealstm.config import parse_config
+    from ealstm.training import loop
+    from ealstm.training.checkpoint import load_checkpoint
+    from tests.conftest import tiny_run_config
+
+    seen = []
+
+    def calibrate_to_two(model, batch, seq, n, available):
+        seen.append(batch)
+        torch.set_num_threads(2)
+        return 2
+
+    monkeypatch.setattr(loop, "calibrate_threads", calibrate_to_two)
+    raw = tiny_run_config(demo_camels, tmp_path, n_basins=2, epochs=1, device="cpu")
+    try:
+        run_dir = loop.train(parse_config(raw), progress=False)
+        assert load_checkpoint(run_dir)["num_threads"] == 2
+        torch.set_num_threads(1)  # e.g. another process started the resumed run
+        raw["train"]["epochs"] = 2
+        loop.train(parse_config(raw), resume=True, progress=False)
+        assert len(seen) == 1 and torch.get_num_threads() == 2
+        assert load_checkpoint(run_dir, 2)["num_threads"] == 2
+    finally:
+        torch.set_num_threads(1)
