@@ -130,8 +130,8 @@ def convert_nh_config(nh: dict[str, Any], cwd: Path | None = None
         target = NH_KEYS.get(key)
         if value is None or (key == "initial_forget_bias" and not value):
             continue
-        if key.endswith("_basin_file") and value == nh.get("train_basin_file"):
-            target = "data.basin_file"  # the same basins in every period: ealstm's only case
+        if key != "train_basin_file" and value == nh.get("train_basin_file"):
+            continue  # the same basins in every period: ealstm's only case
         if target is None:
             unmapped[f"{key}: {value!r}"] = _NH_NO_EQUIVALENT.get(key, "no ealstm equivalent")
             continue
