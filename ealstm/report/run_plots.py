@@ -6,8 +6,8 @@
 * :func:`plot_run_map` -- one metric of ``metrics_<period>.csv`` per basin at the gauge
   location: CAMELS-US ``camels_topo.txt`` (``gauge_lat``/``gauge_lon``), or the
   ``gauge_lat``/``gauge_lon`` attributes of Caravan and generic data. Gauges inside the
-  conterminous US are drawn over the state outlines of the sensitivity map
-  (:func:`ealstm.analysis.sensitivity.draw_conus`), others on a plain lon/lat frame.
+  conterminous US are drawn over the state outlines of the sensitivity map, others on a plain
+  lon/lat frame (:func:`ealstm.analysis.maps.draw_basemap`).
 
 Both write a PNG atomically into ``<run>/plots/`` (or to ``out``) and return its path. Both need
 ``ealstm evaluate RUN --period P`` to have run first.
@@ -16,7 +16,6 @@ Both write a PNG atomically into ``<run>/plots/`` (or to ``out``) and return its
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import xarray as xr
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from ealstm.analysis.sensitivity import CONUS_EXTENT, draw_conus
+from ealstm.analysis.maps import draw_basemap
 from ealstm.config import DataConfig, RunConfig, load_run_config
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError, NoValidDataError
 from ealstm.report.figures import _nse_text, read_metrics, save_figure
@@ -195,12 +194,7 @@ def map_figure(values: pd.Series, locations: pd.DataFrame, metric: str, title: s
         limits = (-half, half) if np.nanmin(v) < 0 else (0.0, float(np.nanmax(v)) or 1.0)
     fig = Figure(figsize=(10, 5.5), layout="constrained")
     ax = fig.subplots()
-    inside = (locations["lon"].between(CONUS_EXTENT[0], CONUS_EXTENT[1])
-              & locations["lat"].between(CONUS_EXTENT[2], CONUS_EXTENT[3])).all()
-    if inside:
-        draw_conus(ax)
-    else:
-        _lonlat_frame(ax, locations)
+    draw_basemap(ax, locations["lon"].to_numpy(), locations["lat"].to_numpy())
     points = ax.scatter(locations["lon"], locations["lat"], c=v, cmap=cmap, vmin=limits[0],
                         vmax=limits[1], s=30, edgecolors="0.2", linewidths=0.3, zorder=2)
     below, above = bool(np.nanmin(v) < limits[0]), bool(np.nanmax(v) > limits[1])
@@ -209,16 +203,6 @@ def map_figure(values: pd.Series, locations: pd.DataFrame, metric: str, title: s
     fig.colorbar(points, ax=ax, label=label, extend=extend, shrink=0.8)
     ax.set_title(title)
     return fig
-
-
-def _lonlat_frame(ax: object, locations: pd.DataFrame) -> None:
-    pad = 1.0
-    ax.set_xlim(locations["lon"].min() - pad, locations["lon"].max() + pad)  # type: ignore[attr-defined]
-    ax.set_ylim(locations["lat"].min() - pad, locations["lat"].max() + pad)  # type: ignore[attr-defined]
-    mid = math.radians(float(locations["lat"].mean()))
-    ax.set_aspect(1.0 / max(math.cos(mid), 0.1))  # type: ignore[attr-defined]
-    ax.set(xlabel="longitude (deg)", ylabel="latitude (deg)")  # type: ignore[attr-defined]
-    ax.grid(alpha=0.3)  # type: ignore[attr-defined]
 
 
 def plot_run_map(run_dir: Path, metric: str = "nse", period: str = "test",
