@@ -62,3 +62,23 @@ def draw_basemap(ax: Axes, lon: np.ndarray, lat: np.ndarray) -> str:
     ax.set_ylabel("latitude (deg)")
     ax.grid(alpha=0.3)
     return "lonlat-frame"
+
+
+def align_labels(labels: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Renumber cluster ``labels`` so that they agree with ``reference`` where they can.
+
+    k-means numbers its clusters arbitrarily, so two maps of the same basins would colour the
+    same group differently. The permutation that maximises the number of basins with equal
+    labels (Hungarian method on the contingency table) is applied; labels without a partner
+    get the numbers left over. Only the numbering changes, never the grouping.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    labels, reference = np.asarray(labels, np.int64), np.asarray(reference, np.int64)
+    ours, theirs = np.unique(labels), np.unique(reference)
+    table = np.array([[np.sum((labels == a) & (reference == b)) for b in theirs] for a in ours])
+    rows, cols = linear_sum_assignment(-table)
+    mapping = {int(ours[r]): int(theirs[c]) for r, c in zip(rows, cols, strict=True)}
+    free = iter(sorted(set(range(len(ours) + len(theirs))) - set(mapping.values())))
+    mapping |= {int(a): next(free) for a in ours if int(a) not in mapping}
+    return np.array([mapping[int(a)] for a in labels], dtype=np.int64)
