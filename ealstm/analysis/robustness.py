@@ -262,8 +262,9 @@ def plot_nse_vs_sigma(nse: xr.DataArray, summary: pd.DataFrame, path: Path) -> P
 
     Left: NSE pooled over basins and draws (each evaluation counts): median line, mean
     marker, box 25th-75th and whiskers 5th-95th percentile, circles beyond. The NSE has no lower
-    bound and one poor basin (NSE -90) would squash every box, so the axis stops at
-    :data:`NSE_AXIS_FLOOR` and the title counts the values below it. Right: the change of each
+    bound and one poor basin (NSE -90) would squash every box, so the axis stops at the lowest
+    whisker or at :data:`NSE_AXIS_FLOOR`, whichever is higher, and the title counts the values
+    below the floor. Right: the change of each
     basin's NSE, :func:`delta_nse`, whose spread the noise alone explains.
     """
     sigmas = nse["sigma"].values
@@ -273,8 +274,8 @@ def plot_nse_vs_sigma(nse: xr.DataArray, summary: pd.DataFrame, path: Path) -> P
     fig = Figure(figsize=(12, 4.5), layout="constrained")
     left, right = fig.subplots(1, 2)
     _boxes(left, pooled, sigmas)
-    shown = [v[v >= NSE_AXIS_FLOOR] for v in pooled]
-    low = min((float(v.min()) for v in shown if v.size), default=0.0)
+    whiskers = [float(np.percentile(v, 5)) for v in pooled if v.size]
+    low = max(min(whiskers, default=0.0), NSE_AXIS_FLOOR)
     left.set_ylim(min(low, 0.0) - 0.05, 1.02)
     below = sum(int((v < NSE_AXIS_FLOOR).sum()) for v in pooled)
     left.set(ylabel="NSE (-)", title=f"NSE ({nse.sizes['basin']} basins x {nse.sizes['draw']} "

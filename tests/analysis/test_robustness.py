@@ -174,6 +174,6 @@ def test_one_hopeless_basin_does_not_squash_the_nse_boxes(tmp_path, monkeypatch)
     monkeypatch.setattr(rob, "save_png", lambda fig, path: figures.append(fig) or path)
     rob.plot_nse_vs_sigma(_nse_cube(), pd.DataFrame(), tmp_path / "x.png")
     left, right = figures[0].axes
-    assert left.get_ylim()[0] == pytest.approx(-0.5 - 0.4 - 0.05)  # lowest shown NSE, not -90
+    assert left.get_ylim()[0] == pytest.approx(-1.05)  # the floor, not -90
     assert "6 values below -1 not shown" in left.get_title()
     assert right.get_ylim()[0] > -1.0 and "per basin" in right.get_title()
