@@ -27,7 +27,7 @@ def _cmd_config_from_nh(args: argparse.Namespace) -> int:
     from ealstm.config_nh import write_nh_conversion
 
     text, out = write_nh_conversion(args.nh_config, args.out)
-    print(f"ealstm config written to {out}" if out is not None else text, end="\n")
+    print(f"ealstm config written to {out}" if out is not None else text.rstrip("\n"))
     return 0
 
 

@@ -66,6 +66,12 @@ def _single(value: Any, what: str) -> Any:
     return value
 
 
+def _plain_list(value: Any, what: str) -> list:
+    if not isinstance(value, list):
+        raise _Unmapped(f"ealstm takes one list of {what} (no per-frequency mapping)")
+    return value
+
+
 def _choice(table: dict[str, str], what: str) -> Any:
     def convert(value: Any) -> str:
         if str(value).lower() not in table:
@@ -84,7 +90,7 @@ _CONVERT = {
     "model": _choice(_MODELS, "model"), "loss": _choice(_LOSSES, "loss"),
     "dataset": _choice(_DATASETS, "data set"), "learning_rate": _schedule,
     "forcings": lambda v: _single(v, "forcing product"),
-    "dynamic_inputs": lambda v: [_column(c) for c in v],
+    "dynamic_inputs": lambda v: [_column(c) for c in _plain_list(v, "dynamic inputs")],
     "target_variables": lambda v: _column(_single(v, "target")),
     "experiment_name": lambda v: re.sub(r"[^A-Za-z0-9_.-]", "_", str(v)),
 }  # fmt: skip

@@ -16,6 +16,7 @@ Both write a PNG atomically into ``<run>/plots/`` (or to ``out``) and return its
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from ealstm.config import DataConfig, RunConfig, load_run_config
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError, NoValidDataError
 from ealstm.report.figures import _nse_text, read_metrics, save_figure
 from ealstm.rundir import RunPaths
+
+log = logging.getLogger(__name__)
 
 #: Dynamic-input names read as precipitation (first match wins, case-insensitive).
 PRECIPITATION = re.compile(r"^(prcp|precip.*|total_precipitation.*|pr|p|rain.*)$", re.IGNORECASE)
@@ -65,14 +68,19 @@ def precipitation(cfg: DataConfig, basin: str) -> pd.Series | None:
     """Daily precipitation (mm/day) of ``basin`` from the run's first precipitation input.
 
     The column is the first of ``data.dynamic_inputs`` that matches :data:`PRECIPITATION`
-    (``prcp`` of CAMELS-US, ``total_precipitation_sum`` of Caravan); None when there is none.
+    (``prcp`` of CAMELS-US, ``total_precipitation_sum`` of Caravan); None when there is none
+    or when the run's data cannot be found (a warning says why).
     """
     from ealstm.data.datasets import read_basin
 
     column = next((c for c in cfg.dynamic_inputs if PRECIPITATION.match(c)), None)
     if column is None:
         return None
-    dynamic, _ = read_basin(cfg, basin)
+    try:
+        dynamic, _ = read_basin(cfg, basin)
+    except DataNotFoundError as exc:  # predictions copied without the data: plot without it
+        log.warning("no precipitation panel: %s", exc)
+        return None
     return dynamic[column].rename(column)
 
 
