@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ealstm import __version__
+from ealstm.cli_tools import add_config_parsers, add_plot_parsers
 from ealstm.cli_workflow import add_workflow_parsers
 from ealstm.errors import ConfigError, EalstmError
 from ealstm.runtime_env import set_omp_wait_policy
@@ -181,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model from a YAML config")
     p.add_argument("config", type=Path, help="YAML run config (see configs/)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.epochs=5 (repeatable)")
+                   help="override a config value, e.g. --set train.epochs=5 (repeatable); "
+                   "relative paths given here are relative to the current directory, paths "
+                   "in the file relative to the file")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--evaluate", action="store_true",
                    help="evaluate the periods of `evaluation.periods` after training")
@@ -208,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_experiment_parsers(sub)
     _add_search_parsers(sub)
     _add_analyze_parsers(sub)
+    add_plot_parsers(sub)
+    add_config_parsers(sub)
 
     data = sub.add_parser("data", help="data sets: download, synthetic generator")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
@@ -235,7 +240,8 @@ def _add_experiment_parsers(sub: argparse._SubParsersAction) -> None:
                        "tables and report")
     p.add_argument("config", type=Path, help="experiment YAML (see configs/experiment_*.yml)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value, e.g. --set base.train.epochs=3 (repeatable)")
+                   help="override a value, e.g. --set base.train.epochs=3 (repeatable); "
+                   "relative paths given here are relative to the current directory")
     p.add_argument("--workers", type=int, default=1, help="members trained in parallel")
     p.add_argument("--threads-per-worker", type=int, default=None,
                    help="torch threads per member (default: cores / workers)")
@@ -265,7 +271,9 @@ def _add_search_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("ungauged", help="prediction in ungauged basins: k-fold over basins")
     p.add_argument("config", type=Path, help="run YAML, e.g. <search_dir>/best_config.yml")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (repeatable); relative paths given here are "
+                   "relative to the current directory")
     p.add_argument("--k", type=int, default=4, help="number of basin folds")
     p.add_argument("--fold-seed", type=int, default=0)
     p.add_argument("--period", default="test", choices=["train", "validation", "test"])

@@ -356,7 +356,11 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.sub=value`` overrides (values parsed as YAML) to a raw config dict."""
+    """Apply ``key.sub=value`` overrides (values parsed as YAML) to a raw config dict.
+
+    Relative paths (``runs_dir``, ``data_dir``, ``basin_file``, ``cache_dir``) are made absolute
+    against the current directory, since they are typed on the command line.
+    """
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -368,10 +372,28 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {part!r} is not a section")
         try:
-            node[leaf] = parse_yaml(value, f"override {item!r}")
+            node[leaf] = _resolve_cli_path(leaf, parse_yaml(value, f"override {item!r}"))
         except FileFormatError as exc:
             raise ConfigError(str(exc)) from None
     return raw
+
+
+#: Config keys that hold paths (in any section).
+PATH_KEYS = ("runs_dir", "data_dir", "basin_file", "cache_dir")
+
+
+def _resolve_cli_path(leaf: str, value: Any) -> Any:
+    """Make a path given with ``--set`` absolute against the current directory.
+
+    Paths typed on the command line are relative to where the command runs, while paths in a
+    config file are relative to the file (see :func:`load_config`). A section value such as
+    ``data={data_dir: d, ...}`` has its path keys resolved the same way.
+    """
+    if isinstance(value, dict):
+        return {k: _resolve_cli_path(str(k), v) for k, v in value.items()}
+    if leaf in PATH_KEYS and isinstance(value, str) and value:
+        return str(Path(value).expanduser().resolve())
+    return value
 
 
 def validate_model(model: type[_Model], raw: dict[str, Any], source: str = "<dict>",
@@ -380,7 +402,7 @@ def validate_model(model: type[_Model], raw: dict[str, Any], source: str = "<dic
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in err['loc']) or '<root>'}: {_explain(err)}"
+        lines = [f"  {'.'.join(str(p) for p in err['loc']) or '<root>'}: {_explain(err, model)}"
                  for err in exc.errors()]
         raise ConfigError(f"invalid {what} {source}:\n" + "\n".join(lines)) from None
 
@@ -390,9 +412,12 @@ def parse_config(raw: dict[str, Any], source: str = "<dict>") -> RunConfig:
     return validate_model(RunConfig, raw, source)
 
 
-def _explain(err: dict[str, Any]) -> str:
-    if err["type"] == "extra_forbidden":
-        return "unknown key (check its spelling and section; see configs/ for examples)"
+def _explain(err: dict[str, Any], model: type[BaseModel]) -> str:
+    from ealstm.config_hints import config_hint
+
+    hint = config_hint(model, err)
+    if hint is not None:
+        return hint
     if err["type"] == "missing":
         return "required key is missing"
     return str(err["msg"]).removeprefix("Value error, ")

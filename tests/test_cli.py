@@ -55,7 +55,8 @@ def test_evaluate_missing_run_exits_2(tmp_path, capsys):
 HELP_COMMANDS = [
     [], ["train"], ["evaluate"], ["demo"], ["data", "synthetic"], ["data", "download"],
     ["experiment"], ["report"], ["analyze", "robustness"], ["analyze", "sensitivity"],
-    ["analyze", "embedding"], ["tune"], ["ungauged"],
+    ["analyze", "embedding"], ["tune"], ["ungauged"], ["plot", "hydrograph"], ["plot", "map"],
+    ["config", "from-nh"],
 ]
 
 

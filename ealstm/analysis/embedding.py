@@ -44,6 +44,7 @@ from ealstm.analysis.clustering import (
     usable_ks,
     variance_reduction_table,
 )
+from ealstm.analysis.maps import align_labels, attribute_label, draw_basemap
 from ealstm.data.camels_us import read_attributes, read_gauge_locations
 from ealstm.errors import ConfigError
 from ealstm.evaluation.run import TrainedRun, load_run
@@ -199,7 +200,8 @@ def plot_heatmap(embedding: xr.DataArray) -> Figure:
     """Input-gate activations, cells (y) x basins by ascending gauge id (x) (Fig. 8)."""
     ordered = embedding.sortby("basin")
     n_basins, n_cells = ordered.shape
-    fig = Figure(figsize=(min(4 + 0.02 * n_basins, 16), min(3 + 0.02 * n_cells, 8)))
+    fig = Figure(figsize=(min(4 + 0.02 * n_basins, 16), min(3 + 0.02 * n_cells, 8)),
+                 layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(ordered.values.T, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0,
                       interpolation="nearest", origin="lower")
@@ -214,7 +216,7 @@ def plot_heatmap(embedding: xr.DataArray) -> Figure:
 
 def plot_silhouette(table: pd.DataFrame, best: dict[str, int]) -> Figure:
     """Mean and minimum silhouette over ``k``, embedding vs raw attributes (Fig. 9)."""
-    fig = Figure(figsize=(10, 4))
+    fig = Figure(figsize=(10, 4), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True)
     for ax, column in zip(axes, ("silhouette_mean", "silhouette_min"), strict=True):
         for name, part in table.groupby("features", sort=False):
@@ -223,7 +225,7 @@ def plot_silhouette(table: pd.DataFrame, best: dict[str, int]) -> Figure:
         ax.axhline(0.0, color="grey", linewidth=0.8)
         ax.set_xlabel("number of clusters k")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(column.replace("_", " "))
+        ax.set_ylabel(f"{column.replace('_', ' ')} (-)")
         ax.legend()
     fig.suptitle("k-means silhouettes: input-gate embedding vs raw attributes")
     return fig
@@ -232,7 +234,7 @@ def plot_silhouette(table: pd.DataFrame, best: dict[str, int]) -> Figure:
 def plot_variance_reduction(table: pd.DataFrame) -> Figure:
     """Fractional variance reduction per signature, one panel per ``k`` (Fig. 10)."""
     ks = sorted(table["k"].unique())
-    fig = Figure(figsize=(10, 3.5 * len(ks)))
+    fig = Figure(figsize=(10, 3.5 * len(ks)), layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(ks), 1, squeeze=False)[:, 0])
     width = 0.8 / len(FEATURE_SETS)
     for ax, k in zip(axes, ks, strict=True):
@@ -243,27 +245,37 @@ def plot_variance_reduction(table: pd.DataFrame) -> Figure:
                    label=name)
         ax.set_xticks(x, part["signature"], rotation=45, ha="right")
         ax.set_ylim(top=1.0)  # the paper's definition can be negative
-        ax.set_ylabel("fractional variance reduction")
+        ax.set_ylabel("fractional variance reduction (-)")
         ax.set_title(f"k = {k}")
         ax.legend()
     return fig
 
 
-def plot_cluster_maps(clusters: pd.DataFrame, features: str, ks: Sequence[int]) -> Figure:
-    """Gauge locations coloured by k-means cluster, one panel per ``k`` (Fig. 11)."""
-    fig = Figure(figsize=(6 * len(ks), 4))
+def plot_cluster_maps(clusters: pd.DataFrame, features: str, ks: Sequence[int],
+                      reference: str | None = None) -> Figure:
+    """Gauge locations coloured by k-means cluster, one panel per ``k`` (Fig. 11).
+
+    Basins in the US are drawn over the state outlines (:func:`draw_basemap`). With
+    ``reference`` (another feature set of ``clusters``), the clusters are renumbered to agree
+    with that set's clusters of the same ``k`` (:func:`align_labels`), so that both maps give
+    the same colour to the same group; the legend then shows the renumbered ids.
+    """
+    fig = Figure(figsize=(7 * len(ks), 4.2), layout="constrained")
     axes = fig.subplots(1, len(ks), squeeze=False)[0]
     for ax, k in zip(axes, ks, strict=True):
-        labels = clusters[f"{features}_k{k}"]
-        colours = "tab10" if labels.max() < 10 else "tab20"
-        for label in sorted(labels.unique()):
+        labels = clusters[f"{features}_k{k}"].to_numpy()
+        if reference is not None:
+            labels = align_labels(labels, clusters[f"{reference}_k{k}"].to_numpy())
+        draw_basemap(ax, clusters["lon"].to_numpy(), clusters["lat"].to_numpy())
+        colours = colormaps["tab10" if labels.max() < 10 else "tab20"]
+        for label in np.unique(labels):
             rows = clusters[labels == label]
-            ax.scatter(rows["lon"], rows["lat"], s=18, label=f"cluster {label}",
-                       color=colormaps[colours](int(label)))
-        ax.set_xlabel("longitude (deg)")
-        ax.set_ylabel("latitude (deg)")
+            ax.scatter(rows["lon"], rows["lat"], s=20, color=colours(int(label) % colours.N),
+                       edgecolors="0.2", linewidths=0.3, zorder=2,
+                       label=f"cluster {label} ({len(rows)})")
         ax.set_title(f"{features}, k = {k}")
-        ax.legend(fontsize=7, markerscale=0.8)
+        ax.legend(fontsize=7, markerscale=0.8, loc="lower left", title="cluster (basins)",
+                  title_fontsize=7)
     return fig
 
 
@@ -293,12 +305,12 @@ def plot_umap(projection: np.ndarray, attributes: pd.DataFrame) -> Figure:
     n = attributes.shape[1]
     cols = min(n, 3)
     rows = -(-n // cols)
-    fig = Figure(figsize=(4.5 * cols, 4 * rows))
+    fig = Figure(figsize=(4.5 * cols, 4 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, name in zip(axes, attributes.columns, strict=False):
         points = ax.scatter(projection[:, 0], projection[:, 1], c=attributes[name], s=14,
                             cmap="viridis")
-        fig.colorbar(points, ax=ax)
+        fig.colorbar(points, ax=ax, label=attribute_label(str(name)))
         ax.set_title(name)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -334,8 +346,9 @@ def _write_outputs(out: Path, result: EmbeddingResult) -> dict[str, Path]:
                                                out / "variance_reduction.png"),
     }
     for name in FEATURE_SETS:
-        files[f"cluster_map_{name}"] = save_figure(plot_cluster_maps(result.clusters, name, ks),
-                                                   out / f"cluster_map_{name}.png")
+        reference = None if name == FEATURE_SETS[0] else FEATURE_SETS[0]
+        figure = plot_cluster_maps(result.clusters, name, ks, reference)
+        files[f"cluster_map_{name}"] = save_figure(figure, out / f"cluster_map_{name}.png")
     return files
 
 

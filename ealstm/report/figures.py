@@ -15,7 +15,7 @@ into ``<experiment_dir>/report/figures/``:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -333,6 +333,7 @@ def experiment_figures(experiment_dir: Path, period: str = "test",
     curves = collect_nse(root, period)
     best = best_configuration(curves)
     if best is None:
+        remove_stale_figures(out, [])
         return {}
     title = f"Per-basin NSE, {period} period (solid: ensemble mean, dashed: single model)"
     figures = {"nse_cdf": save_figure(plot_nse_cdf(curves, title), out / "nse_cdf.png")}
@@ -340,4 +341,19 @@ def experiment_figures(experiment_dir: Path, period: str = "test",
     if bench is not None:
         figures["nse_cdf_benchmarks"] = save_figure(bench, out / "nse_cdf_benchmarks.png")
     figures.update(_hydrographs(root, period, curves, best, basins, out))
+    remove_stale_figures(out, figures.values())
     return figures
+
+
+def remove_stale_figures(folder: Path, keep: Iterable[Path]) -> list[Path]:
+    """Delete the PNGs of ``folder`` not in ``keep``; return them.
+
+    A regenerated report must not leave the figures of an earlier one behind (hydrographs of
+    other basins, the benchmark CDF of a removed Table 3), where they would be mistaken for
+    current results.
+    """
+    keep = {Path(p).resolve() for p in keep}
+    stale = [p for p in Path(folder).glob("*.png") if p.resolve() not in keep]
+    for path in stale:
+        path.unlink()
+    return stale

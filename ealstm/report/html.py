@@ -24,6 +24,7 @@ import yaml
 
 from ealstm import __version__
 from ealstm.io import write_text
+from ealstm.report.columns import column_label
 from ealstm.report.figures import (
     ENSEMBLE,
     best_configuration,
@@ -32,9 +33,8 @@ from ealstm.report.figures import (
     configuration_names,
     experiment_figures,
     load_experiment,
-    member_names,
-    read_metrics,
 )
+from ealstm.report.members import member_census
 
 #: Known tables of ``tables/`` by file-name prefix, in report order, with their headings.
 TABLE_TITLES = {
@@ -72,6 +72,7 @@ figcaption{font-size:.88rem;color:#444}dt{font-weight:600}dd{margin:0 0 .4rem 1.
 pre{background:#f4f4f4;padding:.6rem;overflow-x:auto;font-size:.82rem}
 .note{color:#555;font-size:.88rem}.ok{color:#1b7837}.bad{color:#b00020}
 nav a{margin-right:1rem}
+.wide{max-width:100%;overflow-x:auto}th{white-space:normal;min-width:4.5rem;vertical-align:bottom}
 """
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -92,11 +93,16 @@ def _cell(value: object) -> str:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    """Render ``frame`` (its columns, not its index) as an HTML table."""
-    head = "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
+    """Render ``frame`` (its columns, not its index) as an HTML table.
+
+    Headers are :func:`~ealstm.report.columns.column_label` (machine name as tooltip); the
+    table scrolls sideways inside its ``div.wide`` when wider than the page.
+    """
+    head = "".join(f"<th title='{_esc(c)}'>{_esc(column_label(c))}</th>" for c in frame.columns)
     rows = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>"
                    for row in frame.itertuples(index=False, name=None))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return (f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
+            "</table></div>")
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -253,34 +259,18 @@ def _analyses(root: Path) -> str:
     return "".join(parts) or "<p class='note'>No analyses of member runs found.</p>"
 
 
-def _member_state(folder: Path, period: str) -> tuple[str, str] | None:
-    """``(state, detail)`` of a member or ensemble folder; None when complete and fully scored."""
-    if not folder.is_dir():
-        return "missing", "folder absent"
-    metrics = folder / f"metrics_{period}.csv"
-    if not metrics.is_file():
-        error = folder / "error.txt"
-        detail = error.read_text(encoding="utf-8")[:500] if error.is_file() else ""
-        return "failed", detail or f"no metrics_{period}.csv (failed or unfinished)"
-    status = read_metrics(metrics)["status"].fillna("unknown").astype(str)
-    bad = status[status != "ok"]
-    if bad.empty:
-        return None
-    return "partial", "; ".join(f"{b}: {s}" for b, s in bad.items())
-
-
 def _members(root: Path, experiment: Mapping[str, Any], period: str) -> str:
-    rows, total = [], 0
-    for name in configuration_names(root, experiment):
-        for member in [*member_names(root, experiment, name), ENSEMBLE]:
-            total += 1
-            state = _member_state(root / name / member, period)
-            if state is not None:
-                rows.append({"configuration": name, "member": member, "state": state[0],
-                             "detail": state[1]})
-    if not rows:
-        return f"<p class='ok'>All {total} members and ensembles are complete.</p>"
-    return f"<p>{len(rows)} of {total} members and ensembles:</p>{_table(pd.DataFrame(rows))}"
+    """State of every member and ensemble; members and ensembles are counted apart."""
+    census = member_census(root, experiment, period)
+    counts = (f"{census.n_members} members ({census.n_configurations} configurations) and "
+              f"{census.n_ensembles} ensembles")
+    if census.problems.empty:
+        return f"<p class='ok'>All {counts} are complete.</p>"
+    bad_members = int((census.problems["member"] != ENSEMBLE).sum())
+    bad_ensembles = len(census.problems) - bad_members
+    return (f"<p>{bad_members} of {census.n_members} members and {bad_ensembles} of "
+            f"{census.n_ensembles} ensembles are missing, failed or partial:</p>"
+            f"{_table(census.problems)}")
 
 
 def _page(title: str, sections: Sequence[tuple[str, str, str]]) -> str:

@@ -174,3 +174,31 @@ def test_negative_simulations_are_scored_as_zero_unless_disabled(monkeypatch, ru
     expected = [nse(o, np.full_like(o, sim)) for o in obs]
     np.testing.assert_allclose(result.nse.sel(sigma=0.5).values,
                                np.broadcast_to(expected, (2, len(expected))), rtol=1e-5)
+def _nse_cube() -> xr.DataArray:
+    """3 sigmas x 2 draws x 3 basins; basin c is a hopeless one at NSE -90."""
+    reference = np.array([0.8, -0.5, -90.0])
+    change = np.array([[0.0, 0.0], [-0.1, -0.3], [-0.2, -0.4]])  # [sigma, draw], every basin
+    values = reference[None, None, :] + change[:, :, None]
+    return xr.DataArray(values, dims=("sigma", "draw", "basin"),
+                        coords={"sigma": [0.0, 0.1, 0.5], "draw": [0, 1],
+                                "basin": ["a", "b", "c"]})
+
+
+def test_delta_nse_is_the_per_basin_median_change():
+    from ealstm.analysis.robustness import delta_nse
+
+    delta = delta_nse(_nse_cube())
+    assert np.allclose(delta.sel(sigma=0.0), 0.0)
+    assert np.allclose(delta.sel(sigma=0.1), -0.2) and np.allclose(delta.sel(sigma=0.5), -0.3)
+
+
+def test_one_hopeless_basin_does_not_squash_the_nse_boxes(tmp_path, monkeypatch):
+    import pandas as pd
+
+    figures = []
+    monkeypatch.setattr(rob, "save_png", lambda fig, path: figures.append(fig) or path)
+    rob.plot_nse_vs_sigma(_nse_cube(), pd.DataFrame(), tmp_path / "x.png")
+    left, right = figures[0].axes
+    assert left.get_ylim()[0] == pytest.approx(-1.05)  # the floor, not -90
+    assert "6 values below -1 not shown" in left.get_title()
+    assert right.get_ylim()[0] > -1.0 and "per basin" in right.get_title()

@@ -198,7 +198,7 @@ def test_report_contents(experiment_dir: Path) -> None:
     assert "maurer_extended" in text and "/data/camels_us" in text and "111, 222" in text
     assert "ealstm 0.1.0" in text and "torch " in text and "numpy " in text
     assert "ealstm_nse/seed111/analysis/sensitivity" in text and "mu_star" in text
-    assert "All 6 members and ensembles are complete." in text
+    assert "All 4 members (2 configurations) and 2 ensembles are complete." in text
 
 
 def test_report_lists_missing_and_failed_members(experiment_dir: Path) -> None:
@@ -207,7 +207,7 @@ def test_report_lists_missing_and_failed_members(experiment_dir: Path) -> None:
     text = build_report(experiment_dir).read_text(encoding="utf-8")
     section = text.split("id='members'")[1]
     assert "missing" in section and "failed" in section
-    assert "2 of 6 members and ensembles" in section
+    assert "2 of 4 members and 0 of 2 ensembles are missing, failed or partial" in section
 
 
 def test_report_without_metrics(tmp_path: Path) -> None:
@@ -258,3 +258,43 @@ def test_unknown_hydrograph_basin_is_a_config_error(experiment_dir: Path) -> Non
     with pytest.raises(ConfigError, match=r"--basins: \['99999999'\] are not in .*predictions_"
                        r"test\.nc \(3 basins, e\.g\."):
         experiment_figures(experiment_dir, basins=[BASINS[0], "99999999"])
+# ------------------------------------------------------------------ tables, counts, stale files
+def test_column_labels_are_human() -> None:
+    from ealstm.report.columns import column_label
+
+    assert column_label("single_nse_median_std") == "single model: median NSE, std over seeds"
+    assert column_label("ensemble_n_nse_le_0") == "ensemble: basins with NSE ≤ 0"
+    assert column_label("alpha_nse_median") == "median α-NSE"
+    assert column_label("beats_VIC") == "basins where it beats VIC"
+    assert column_label("p_value") == "p-value" and column_label("gauge_id") == "gauge id"
+
+
+def test_wide_tables_scroll_with_readable_headers(experiment_dir: Path) -> None:
+    wide = pd.DataFrame({"model": ["a"], **{f"ensemble_nse_median_{i}": [0.5] for i in range(3)},
+                         "single_nse_mean_std": [0.01]})
+    save_csv(experiment_dir / "tables" / "table2.csv", wide, index=False)
+    text = build_report(experiment_dir).read_text(encoding="utf-8")
+    assert ".wide{max-width:100%;overflow-x:auto}" in text
+    tables = text.count("<table>")
+    assert tables >= 4 and text.count("<div class='wide'><table>") == tables
+    assert ("<th title='single_nse_mean_std'>single model: mean NSE, std over seeds</th>"
+            in text)
+
+
+def test_partial_ensemble_is_reported(experiment_dir: Path) -> None:
+    folder = experiment_dir / "ealstm_nse" / "ensemble"
+    (folder / "summary_test.json").write_text('{"n_members": 1}')
+    section = build_report(experiment_dir).read_text(encoding="utf-8").split("id='members'")[1]
+    assert "0 of 4 members and 1 of 2 ensembles are missing, failed or partial" in section
+    assert "mean of 1 of 2 members" in section
+
+
+def test_regenerated_report_drops_stale_figures(experiment_dir: Path) -> None:
+    build_report(experiment_dir, basins=[BASINS[0]])
+    figures = experiment_dir / "report" / "figures"
+    assert (figures / f"hydrograph_{BASINS[0]}.png").is_file()
+    build_report(experiment_dir, basins=[BASINS[1]])
+    assert sorted(p.name for p in figures.glob("*.png")) == [
+        f"hydrograph_{BASINS[1]}.png", "nse_cdf.png"]
+    build_report(experiment_dir, period="validation")  # no metrics: no figure at all
+    assert not list(figures.glob("*.png"))
