@@ -232,3 +232,11 @@ def test_non_finite_gradient_stops_before_the_optimizer_step(demo_camels, tmp_pa
                        r"norm (nan|inf)"):
         train(cfg, progress=False)
     assert steps == [] and not list_checkpoints(cfg.run_dir)
+
+
+def test_run_trained_before_the_raw_nse_star_weights_is_not_resumed(demo_camels, tmp_path):
+    run_dir = train(parse_config(tiny_config(demo_camels, tmp_path, epochs=1)), progress=False)
+    (run_dir / "nse_star_std.csv").unlink()  # as a run trained before the fidelity fixes
+    with pytest.raises(CheckpointError, match="pre-fix NSE. weights.*new `name`"):
+        train(parse_config(tiny_config(demo_camels, tmp_path, epochs=2)), resume=True,
+              progress=False)
