@@ -19,8 +19,11 @@ Conventions shared by all metrics
   Segment sizes and indices are ``np.round(fraction * n)``, i.e. round half to even (neuralhydrology
   does the same): with ``n`` valid steps the top 2 % are the ``round(0.02 n)`` largest flows
   (``n = 75`` -> 2, ``n = 125`` -> 2, ``n = 25`` -> 0, which raises).
-* **Logarithms** (FMS, FLV): flows ``<= 0`` in either series are replaced by
-  :data:`FLOW_EPS` ``= 1e-6`` before taking the natural log.
+* **Logarithms** (FMS, FLV): as in the paper's code (``calc_fdc_fms``, ``calc_fdc_flv``), flows
+  ``<= 0`` in either series are replaced by :data:`FLOW_EPS` ``= 1e-6`` and then
+  ``log(q + FLOW_EPS)`` is taken, so a zero flow (clipped simulation) enters as ``log(2e-6)``.
+  (The paper's code replaces only exact zeros; a negative flow, possible only with
+  ``evaluation.clip_negative: false``, would give NaN there and is treated as zero here.)
 
 References
 ----------
@@ -68,7 +71,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Flows ``<= 0`` are replaced by this value before logarithms (FMS, FLV).
+#: Flows ``<= 0`` are replaced by this value, and it is added to every flow, before the
+#: logarithms of FMS and FLV (paper code ``calc_fdc_fms``/``calc_fdc_flv``).
 FLOW_EPS = 1e-6
 #: Minimum number of time steps with both ``obs`` and ``sim`` valid.
 MIN_VALID_STEPS = 2
@@ -116,9 +120,12 @@ def _fdc(q: np.ndarray) -> np.ndarray:
 
 
 def _log_fdc(q: np.ndarray) -> np.ndarray:
-    """Natural log of the FDC, flows ``<= 0`` replaced by :data:`FLOW_EPS` first."""
+    """``log(q + FLOW_EPS)`` of the FDC, flows ``<= 0`` replaced by :data:`FLOW_EPS` first.
+
+    Exactly the paper code's transform (``q[q == 0] = 1e-6``, then ``np.log(q + 1e-6)``).
+    """
     fdc = _fdc(q)
-    return np.log(np.where(fdc <= 0.0, FLOW_EPS, fdc))
+    return np.log(np.where(fdc <= 0.0, FLOW_EPS, fdc) + FLOW_EPS)
 
 
 def _segment_size(fraction: float, n: int) -> int:
@@ -313,9 +320,10 @@ def fms(obs: ArrayLike, sim: ArrayLike, lower: float = 0.2, upper: float = 0.7) 
 
     :math:`m1` and :math:`m2` are the FDC entries at exceedance probabilities ``lower`` and
     ``upper``: the 0-based indices ``np.round(lower * n)`` and ``np.round(upper * n)`` (capped at
-    ``n - 1``) of the descending FDC of ``n`` valid steps, e.g. 2 and 7 for ``n = 10``. Flows
-    ``<= 0`` become :data:`FLOW_EPS` before the log. Unlike neuralhydrology, no ``1e-6`` is added
-    to the denominator: a flat observed mid-segment raises instead of giving a huge value.
+    ``n - 1``) of the descending FDC of ``n`` valid steps, e.g. 2 and 7 for ``n = 10``. The logs
+    are ``log(q + 1e-6)`` with flows ``<= 0`` set to :data:`FLOW_EPS` first (paper code). Unlike
+    the paper code, no ``1e-6`` is added to the denominator: a flat observed mid-segment raises
+    instead of giving a huge value.
 
     Parameters
     ----------
@@ -363,9 +371,10 @@ def flv(obs: ArrayLike, sim: ArrayLike, fraction: float = 0.3) -> float:
                  {\sum_{l=1}^{L} [\log QO_l - \log QO_L]} \times 100
 
     The low segment is the ``L = np.round(fraction * n)`` smallest flows of each series (sorted on
-    its own), :math:`Q_L` its minimum, and flows ``<= 0`` become :data:`FLOW_EPS` before the log.
-    The factor -1 follows Yilmaz et al. (2008) and neuralhydrology. Unlike neuralhydrology, no
-    ``1e-6`` is added to the denominator: a flat observed low segment raises instead.
+    its own), :math:`Q_L` its minimum; the logs are ``log(q + 1e-6)`` with flows ``<= 0`` set to
+    :data:`FLOW_EPS` first (paper code). The factor -1 follows Yilmaz et al. (2008) and the paper
+    code. Unlike the paper code, no ``1e-6`` is added to the denominator: a flat observed low
+    segment raises instead.
 
     Parameters
     ----------

@@ -17,6 +17,7 @@ is the discharge exactly as read (``BasinArrays.observed``), not the target scal
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -125,3 +126,23 @@ def predict_period(model: nn.Module, scaled: BasinArrays, scaler: Scaler, period
                "warmup_days": how.warmup, "chunk_days": how.chunk,
                "clip_negative": int(how.clip_negative)},
     )
+
+
+#: Attribute of every predictions file written since negative simulations are clipped.
+CLIP_ATTRIBUTE = "clip_negative"
+
+
+def clip_setting(path: Path) -> int | None:
+    """Return the ``clip_negative`` attribute of a predictions file, ``None`` if it has none.
+
+    Files without it were written before the paper-fidelity fixes (``qsim`` not clipped at 0,
+    ``qobs`` round-tripped through the scaler); callers treat them as not evaluated.
+    """
+    with xr.open_dataset(path) as ds:
+        value = ds.attrs.get(CLIP_ATTRIBUTE)
+    return None if value is None else int(value)
+
+
+def is_current_prediction(path: Path) -> bool:
+    """Whether ``path`` is a predictions file written with the current evaluation rules."""
+    return path.is_file() and clip_setting(path) is not None

@@ -16,6 +16,7 @@ import yaml
 
 from ealstm.errors import CheckpointError, DataNotFoundError
 from ealstm.evaluation.metrics import evaluate_basins, summarize
+from ealstm.evaluation.predict import clip_setting, is_current_prediction
 from ealstm.evaluation.run import Evaluation
 from ealstm.experiment.config import RESERVED_NAMES
 from ealstm.io import save_csv, save_json, save_netcdf
@@ -54,6 +55,7 @@ def build_ensembles(experiment_dir: Path, configuration: str, period: str = "tes
     if missing or not seeds:
         raise DataNotFoundError(f"no predictions_{period}.nc of seeds {missing or 'any'} in "
                                 f"{folder}; run the experiment first")
+    _check_clip_settings(folder, period, seeds)
     members = [xr.load_dataset(RunPaths(folder / f"seed{s}").predictions(period)) for s in seeds]
     ensemble = _ensemble_dataset(members, seeds, configuration, period)
     paths = RunPaths(folder / ENSEMBLE)
@@ -66,10 +68,33 @@ def build_ensembles(experiment_dir: Path, configuration: str, period: str = "tes
     return Evaluation(paths.predictions(period), paths.metrics(period), summary, table)
 
 
+def _check_clip_settings(folder: Path, period: str, seeds: list[int]) -> None:
+    """Refuse to average members evaluated under different rules for negative simulations.
+
+    Raises
+    ------
+    CheckpointError
+        A member's predictions have no ``clip_negative`` attribute (written before the
+        fidelity fixes: ``qsim`` unclipped, ``qobs`` round-tripped), or members differ in it.
+    """
+    settings = {s: clip_setting(RunPaths(folder / f"seed{s}").predictions(period)) for s in seeds}
+    old = [s for s, value in settings.items() if value is None]
+    if old:
+        raise CheckpointError(
+            f"predictions_{period}.nc of seeds {old} in {folder} predate the fidelity fixes (no "
+            "clip_negative attribute); evaluate them again (`ealstm evaluate` or rerun the "
+            "experiment)")
+    if len(set(settings.values())) > 1:
+        raise CheckpointError(f"members of {folder} differ in evaluation.clip_negative in "
+                              f"period {period}: {settings}; evaluate them with one setting")
+
+
 def _evaluated_seeds(folder: Path, period: str) -> list[int]:
+    """Seeds with metrics and current predictions (with ``clip_negative``) of ``period``."""
     found = [p for p in folder.glob("seed*") if p.name[4:].lstrip("-").isdigit()]
     return [int(p.name[4:]) for p in found
-            if RunPaths(p).predictions(period).is_file() and RunPaths(p).metrics(period).is_file()]
+            if is_current_prediction(RunPaths(p).predictions(period))
+            and RunPaths(p).metrics(period).is_file()]
 
 
 def _ensemble_dataset(members: list[xr.Dataset], seeds: list[int], configuration: str,

@@ -50,6 +50,7 @@ import yaml
 from ealstm.config import RunConfig, parse_config
 from ealstm.data.cache import build_cache
 from ealstm.errors import CheckpointError, ConfigError, EalstmError
+from ealstm.evaluation.predict import is_current_prediction
 from ealstm.evaluation.run import evaluate_run
 from ealstm.experiment.config import ExperimentConfig, validate_members
 from ealstm.experiment.ensemble import build_ensembles
@@ -146,8 +147,14 @@ def member_finished(cfg: RunConfig, periods: Sequence[str]) -> bool:
 
 
 def _evaluated(paths: RunPaths, period: str, epoch: int) -> bool:
+    """Whether ``period`` is evaluated at ``epoch`` under the current evaluation rules.
+
+    Predictions without the ``clip_negative`` attribute predate the fidelity fixes (unclipped
+    ``qsim``, round-tripped ``qobs``) and are evaluated again.
+    """
     files = (paths.predictions(period), paths.metrics(period), paths.summary(period))
-    return all(f.is_file() for f in files) and load_json(files[2]).get("epoch") == epoch
+    return (all(f.is_file() for f in files) and load_json(files[2]).get("epoch") == epoch
+            and is_current_prediction(files[0]))
 
 
 def run_member(cfg: RunConfig, periods: Sequence[str], progress: bool = False) -> Path:

@@ -12,7 +12,8 @@ metrics files and the benchmarks' simulation files, on the basins of
 two-sided Wilcoxon signed-rank test and Cohen's d (:mod:`ealstm.evaluation.stats`) of every
 configuration against every benchmark model -- ``single``: the per-basin NSE averaged over the
 seeds, ``ensemble``: the NSE of the ensemble mean (as ``get_pvals``/``get_cohens_d`` in the
-paper's performance notebook) -- each on the common basins where both values are defined.
+paper's performance notebook) -- each on the Table 3 basin set (``included``: the basins where
+every model's NSE is defined, 447 in the paper), as the paper's tests use that basin set.
 
 References
 ----------
@@ -137,13 +138,17 @@ def benchmark_comparison(
     return per_basin, table
 
 
+def _included_nse(per_basin: pd.DataFrame) -> pd.DataFrame:
+    """NSE ``[basin, model]`` on the Table 3 basins (``included``: NSE defined for every model)."""
+    nse = per_basin["nse"].unstack("model").astype("float64")
+    included = per_basin["included"].astype(bool).groupby(level="basin").all()
+    return nse.loc[included[included].index]
+
+
 def _per_basin_nse(per_basin: pd.DataFrame,
                    table: pd.DataFrame) -> dict[str, dict[str, pd.Series]]:
-    """``{"single": {cfg: seed-mean NSE}, "ensemble": {cfg: NSE}}`` over the common basins.
-
-    A basin whose NSE is undefined for any seed has no seed mean (NaN, dropped when paired).
-    """
-    nse = per_basin["nse"].unstack("model").astype("float64")
+    """``{"single": {cfg: seed-mean NSE}, "ensemble": {cfg: NSE}}`` over the Table 3 basins."""
+    nse = _included_nse(per_basin)
     members = table.attrs.get("members", {})
     kinds: dict[str, dict[str, pd.Series]] = {"single": {}, "ensemble": {}}
     for name in table.attrs.get("configurations", []):
@@ -169,12 +174,13 @@ def benchmark_significance(per_basin: pd.DataFrame, table: pd.DataFrame) -> pd.D
     pd.DataFrame
         Column ``kind`` (``single``: NSE averaged over seeds; ``ensemble``: the ensemble mean's
         NSE), then :data:`~ealstm.evaluation.stats.COMPARISON_COLUMNS` with ``config_a`` the
-        configuration and ``config_b`` the benchmark; ``n`` the basins where both NSE are
-        defined. ``cohens_d > 0``: the configuration is better on average.
+        configuration and ``config_b`` the benchmark; ``n`` the Table 3 basins (``included``
+        in ``per_basin``: every model's NSE defined), the same for every pair as in the paper.
+        ``cohens_d > 0``: the configuration is better on average.
     """
     rows = []
     benchmarks = table.attrs.get("benchmarks", [])
-    nse = per_basin["nse"].unstack("model").astype("float64")
+    nse = _included_nse(per_basin)
     for kind, values in _per_basin_nse(per_basin, table).items():
         for name, series in values.items():
             for bench in benchmarks:

@@ -54,7 +54,7 @@ from ealstm.data.scaling import Scaler
 from ealstm.data.splits import basin_folds, fold_split, fold_table
 from ealstm.errors import ConfigError, EalstmError
 from ealstm.evaluation.metrics import evaluate_basins, summarize
-from ealstm.evaluation.predict import Simulation, predict_period
+from ealstm.evaluation.predict import Simulation, is_current_prediction, predict_period
 from ealstm.evaluation.run import Evaluation, load_trained_model
 from ealstm.experiment.runner import member_finished, run_member
 from ealstm.io import load_json, save_csv, save_json, save_netcdf, save_yaml, write_text
@@ -274,9 +274,11 @@ def save_evaluation(ds: xr.Dataset, folder: Path, period: str, **info: Any) -> E
 def trial_finished(trial: Trial) -> bool:
     """Whether the trial is trained with its config and its held-out basins are scored."""
     cfg = parse_config(trial.raw)
-    summary = RunPaths(cfg.run_dir / HELDOUT).summary(trial.period)
-    if not (member_finished(cfg, ()) and summary.is_file()):
-        return False
+    heldout = RunPaths(cfg.run_dir / HELDOUT)
+    summary = heldout.summary(trial.period)
+    if not (member_finished(cfg, ()) and summary.is_file()
+            and is_current_prediction(heldout.predictions(trial.period))):
+        return False  # held-out predictions without `clip_negative` predate the fidelity fixes
     saved = load_json(summary)
     return (saved.get("epoch") == cfg.train.epochs and saved.get("basins") == list(trial.heldout)
             and load_run_config(cfg.run_dir).to_dict() == cfg.to_dict())

@@ -263,3 +263,13 @@ def test_embedding_separates_generating_classes_at_least_as_well_as_raw_attribut
     print(f"ARI {ari}, silhouette of the true classes {class_silhouette}")
     assert ari["embedding"] >= ari["raw"] - 0.05
     assert class_silhouette["embedding"] >= class_silhouette["raw"]
+
+
+def test_best_k_is_the_highest_mean_silhouette_not_the_minimum():
+    # the mean picks k = 4; the highest minimum silhouette (and the lowest mean) would pick 5
+    scores = pd.DataFrame({"silhouette_mean": [0.50, 0.60, 0.40],
+                           "silhouette_min": [0.30, -0.10, 0.35]},
+                          index=pd.Index([3, 4, 5], name="k"))
+    assert best_k(scores) == 4
+    tied = scores.assign(silhouette_mean=[0.60, 0.60, 0.40])
+    assert best_k(tied) == 3  # ties: the smallest k

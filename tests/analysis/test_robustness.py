@@ -202,3 +202,27 @@ def test_one_hopeless_basin_does_not_squash_the_nse_boxes(tmp_path, monkeypatch)
     assert left.get_ylim()[0] == pytest.approx(-1.05)  # the floor, not -90
     assert "6 values below -1 not shown" in left.get_title()
     assert right.get_ylim()[0] > -1.0 and "per basin" in right.get_title()
+
+
+def test_noise_has_standard_deviation_sigma():
+    # paper sect. 2.6.2: noise N(0, sigma) on the standardised attributes (std sigma, not sigma^2)
+    x_s = np.linspace(-2.0, 2.0, 500).astype(np.float32)
+    sigmas = (0.3, 0.8)
+    rows = rob.perturbed_statics(x_s, sigmas, 400, np.random.default_rng(1))
+    for i, sigma in enumerate(sigmas):
+        noise = rows[1 + i * 400:1 + (i + 1) * 400] - x_s
+        assert noise.std() == pytest.approx(sigma, rel=0.01)
+        assert abs(noise.mean()) < 0.01 * sigma
+
+
+def test_default_noise_levels_and_draws_are_the_papers():
+    # paper sect. 2.6.2: sigma = 0.1, 0.2, ..., 1.0 and 50 draws per basin and sigma
+    import inspect
+
+    from ealstm.cli import build_parser
+
+    assert rob.DEFAULT_SIGMAS == (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    params = inspect.signature(rob.robustness).parameters
+    assert params["sigmas"].default == rob.DEFAULT_SIGMAS and params["n_draws"].default == 50
+    args = build_parser().parse_args(["analyze", "robustness", "run"])
+    assert tuple(args.sigmas) == rob.DEFAULT_SIGMAS and args.draws == 50

@@ -119,13 +119,15 @@ def test_fms_hand_value():
 
 
 def test_fms_replaces_non_positive_flows_by_epsilon():
-    # sim FDC [10,9,8,7,6,5,-1,-1,-1,-1]: entry 7 is -1 -> 1e-6
-    # FMS = 100 * ((ln8 - ln1e-6) - (ln8 - ln3)) / (ln8 - ln3) = 100 (ln3 - ln1e-6) / ln(8/3)
+    # sim FDC [10,9,8,7,6,5,-1,-1,-1,-1]: entry 7 is -1 -> 1e-6, then + 1e-6 -> log(2e-6)
+    # FMS = 100 * ((ln(8+e) - ln(2e)) - (ln(8+e) - ln(3+e))) / (ln(8+e) - ln(3+e))
     obs = np.arange(1.0, 11.0)
     sim = np.where(obs <= 4.0, -1.0, obs)
-    expected = 100.0 * (math.log(3.0) - math.log(FLOW_EPS)) / math.log(8.0 / 3.0)
-    assert FLOW_EPS == 1e-6
-    assert fms(obs, sim) == pytest.approx(expected)
+    e = 1e-6
+    slope_obs = math.log(8.0 + e) - math.log(3.0 + e)
+    expected = 100.0 * ((math.log(8.0 + e) - math.log(2 * e)) - slope_obs) / slope_obs
+    assert FLOW_EPS == e
+    assert fms(obs, sim) == pytest.approx(expected, rel=1e-12)
 
 
 def test_flv_hand_value():
@@ -137,14 +139,56 @@ def test_flv_hand_value():
 
 
 def test_flv_replaces_zero_flows_by_epsilon():
-    # obs low segment [3,2,1] -> spread ln6; sim low segment [3,2,0] -> [3,2,1e-6]
-    # spread_sim = (ln3 - ln1e-6) + (ln2 - ln1e-6) -> FLV = -100 (spread_sim - ln6) / ln6
+    # obs low segment [3,2,1]; sim low segment [3,2,0] -> [3,2,1e-6]; logs of q + 1e-6:
+    # spread_sim = ln(3+e) + ln(2+e) - 2 ln(2e), spread_obs = ln(3+e) + ln(2+e) - 2 ln(1+e)
     obs = np.arange(1.0, 11.0)
     sim = obs.copy()
     sim[0] = 0.0
-    spread_sim = math.log(3.0) + math.log(2.0) - 2.0 * math.log(FLOW_EPS)
-    expected = -100.0 * (spread_sim - math.log(6.0)) / math.log(6.0)
-    assert flv(obs, sim) == pytest.approx(expected)
+    e = 1e-6
+    spread_obs = math.log(3.0 + e) + math.log(2.0 + e) - 2.0 * math.log(1.0 + e)
+    spread_sim = math.log(3.0 + e) + math.log(2.0 + e) - 2.0 * math.log(2.0 * e)
+    expected = -100.0 * (spread_sim - spread_obs) / spread_obs
+    assert flv(obs, sim) == pytest.approx(expected, rel=1e-12)
+
+
+def _paper_fms(obs, sim, m1=0.2, m2=0.7):
+    """Direct transcription of the paper code's ``calc_fdc_fms`` (papercode/metrics.py)."""
+    obs, sim = np.array(obs, dtype=float), np.array(sim, dtype=float)
+    sim[sim == 0] = 1e-6
+    obs[obs == 0] = 1e-6
+    obs, sim = -np.sort(-obs), -np.sort(-sim)
+    qsm1 = np.log(sim[np.round(m1 * len(sim)).astype(int)] + 1e-6)
+    qsm2 = np.log(sim[np.round(m2 * len(sim)).astype(int)] + 1e-6)
+    qom1 = np.log(obs[np.round(m1 * len(obs)).astype(int)] + 1e-6)
+    qom2 = np.log(obs[np.round(m2 * len(obs)).astype(int)] + 1e-6)
+    return 100 * ((qsm1 - qsm2) - (qom1 - qom2)) / (qom1 - qom2 + 1e-6)
+
+
+def _paper_flv(obs, sim, l=0.7):  # noqa: E741 - the paper code's name
+    """Direct transcription of the paper code's ``calc_fdc_flv`` (papercode/metrics.py)."""
+    obs, sim = np.array(obs, dtype=float), np.array(sim, dtype=float)
+    sim[sim == 0] = 1e-6
+    obs[obs == 0] = 1e-6
+    obs, sim = -np.sort(-obs), -np.sort(-sim)
+    obs = np.log(obs[np.round(l * len(obs)).astype(int):] + 1e-6)
+    sim = np.log(sim[np.round(l * len(sim)).astype(int):] + 1e-6)
+    qsl, qol = np.sum(sim - sim.min()), np.sum(obs - obs.min())
+    return -100 * (qsl - qol) / (qol + 1e-6)
+
+
+@pytest.mark.parametrize(("bias", "noise", "zeros"),
+                         [(0.0, 1.5, (1, 299)), (-0.5, 2.0, (301, 999))])
+def test_fms_and_flv_match_the_paper_code_with_clipped_zero_simulations(bias, noise, zeros):
+    # clipped simulations with exact zeros: some of the 300 lowest flows (FLV mixes zeros and
+    # flows), or more than 300 (the FMS point at exceedance 0.7 is a zero). n = 1000, where the
+    # paper code's FLV segment n - round(0.7 n) equals round(0.3 n)
+    rng = np.random.default_rng(4)
+    obs = rng.gamma(0.8, 2.0, 1000) + 0.01
+    sim = np.maximum(obs + rng.normal(bias, noise, 1000), 0.0)
+    assert zeros[0] <= (sim == 0.0).sum() <= zeros[1]
+    # only the paper code's 1e-6 in the denominator differs: relative 1e-6 at most
+    assert fms(obs, sim) == pytest.approx(_paper_fms(obs, sim), rel=2e-6)
+    assert flv(obs, sim) == pytest.approx(_paper_flv(obs, sim), rel=2e-6)
 
 
 # ---------------------------------------------------------------- identities and invariances

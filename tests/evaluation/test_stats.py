@@ -145,3 +145,17 @@ def test_compare_configurations_undefined_pair_is_nan() -> None:
     row = compare_configurations(nse).iloc[0]
     assert row["p_value"] == 1.0
     assert math.isnan(row["cohens_d"])
+
+
+def test_wilcoxon_drops_zero_differences_as_the_paper_code() -> None:
+    # scipy's default zero_method="wilcox" (paper code): the zero difference is dropped before
+    # ranking. d = [0, 1, 2, 3, 4, -5] -> ranks of |1..5| = 1..5, W- = 5, W+ = 10, T = 5.
+    # Exact null over the 2^5 sign patterns: subsets of {1..5} with sum <= 5 are {}, {1}, {2},
+    # {3}, {4}, {5}, {1,2}, {1,3}, {1,4}, {2,3} -> 10, two-sided p = 2 * 10/32 = 0.625.
+    # ("pratt" ranks the zero too: T = 6, p = 0.5.)
+    a = np.array([0.5, 1.1, 2.2, 3.3, 4.4, 0.0])
+    b = np.array([0.5, 0.1, 0.2, 0.3, 0.4, 5.0])
+    result = wilcoxon_test(a, b)
+    assert result.statistic == 5.0
+    assert result.p_value == pytest.approx(0.625)
+    assert exact_two_sided_p((a - b)[1:]) == pytest.approx(0.625)

@@ -272,3 +272,43 @@ def test_unreachable_scheduler_is_a_config_error_after_a_short_timeout():
         runner._connect(RefusingClient, "tcp://10.0.0.1:8786")
     assert seen == {"address": "tcp://10.0.0.1:8786", "timeout": runner.SCHEDULER_TIMEOUT_S}
     assert runner.SCHEDULER_TIMEOUT_S <= 5
+
+
+def _drop_clip_attribute(path: Path) -> None:
+    """Rewrite a predictions file as the code before the fidelity fixes wrote it."""
+    ds = xr.load_dataset(path)
+    del ds.attrs["clip_negative"]
+    ds.to_netcdf(path)
+
+
+def test_predictions_without_clip_attribute_are_evaluated_again(finished, demo_camels, cache_dir,
+                                                                tmp_path, monkeypatch):
+    exp = tiny_experiment(demo_camels, tmp_path / "old", cache_dir, configurations=CONFIGS[:1])
+    run_experiment(exp, threads_per_worker=1)
+    member = exp.experiment_dir / CONFIGS[0] / "seed111"
+    _drop_clip_attribute(member / "predictions_test.nc")
+    assert not runner.member_finished(member_config(exp, CONFIGS[0], 111), exp.periods)
+    evaluated = []
+    real = runner.evaluate_run
+    monkeypatch.setattr(runner, "evaluate_run",
+                        lambda run_dir, period, epoch: evaluated.append(run_dir.name)
+                        or real(run_dir, period, epoch=epoch))
+    run_experiment(exp, threads_per_worker=1)
+    assert evaluated == ["seed111"]
+    assert xr.load_dataset(member / "predictions_test.nc").attrs["clip_negative"] == 1
+
+
+def test_ensemble_refuses_members_from_before_the_fidelity_fixes(finished, tmp_path):
+    import shutil
+
+    folder = tmp_path / CONFIGS[0]
+    shutil.copytree(finished.experiment_dir / CONFIGS[0], folder)
+    _drop_clip_attribute(folder / "seed222" / "predictions_test.nc")
+    with pytest.raises(EalstmError, match=r"seeds \[222\].*predate the fidelity fixes"):
+        build_ensembles(tmp_path, CONFIGS[0], "test", SEEDS)
+    assert build_ensembles(tmp_path, CONFIGS[0], "test").summary["seeds"] == [111]
+    ds = xr.load_dataset(folder / "seed111" / "predictions_test.nc")
+    ds.attrs["clip_negative"] = 0
+    ds.to_netcdf(folder / "seed222" / "predictions_test.nc")
+    with pytest.raises(EalstmError, match="differ in evaluation.clip_negative"):
+        build_ensembles(tmp_path, CONFIGS[0], "test", SEEDS)

@@ -288,3 +288,26 @@ def test_write_tables(pred_experiment) -> None:
     assert "| ensemble | lstm_static_nse | vic | 3 | 0 |" in sig3
     assert find_configurations(exp) == ["lstm_static_nse", "ealstm_nse"]
     assert [p.name for p in write_tables(exp)] == names[:4]
+
+
+def test_benchmark_significance_uses_the_table3_basins_only() -> None:
+    # basin b5 has NSE for the configuration and hbv, but not for vic: it is not one of the
+    # Table 3 basins (`included`), so the configuration-vs-hbv pair leaves it out too (paper: all
+    # tests on the 447 basins)
+    basins = [f"b{i}" for i in range(6)]
+    rng = np.random.default_rng(0)
+    nse_of = {"cfg ensemble": rng.uniform(0.5, 0.9, 6), "hbv": rng.uniform(0.2, 0.8, 6),
+              "vic": np.r_[rng.uniform(0.2, 0.8, 5), np.nan]}
+    index = pd.MultiIndex.from_product([list(nse_of), basins], names=["model", "basin"])
+    included = np.tile([True] * 5 + [False], 3)
+    per_basin = pd.DataFrame({"nse": np.concatenate(list(nse_of.values())),
+                              "included": included}, index=index)
+    table = pd.DataFrame(index=pd.Index(list(nse_of), name="model"))
+    table.attrs = {"members": {}, "configurations": ["cfg"], "benchmarks": ["hbv", "vic"]}
+    sig = benchmark_significance(per_basin, table).set_index(["kind", "config_a", "config_b"])
+    for bench in ("hbv", "vic"):
+        row = sig.loc[("ensemble", "cfg", bench)]
+        a, b = nse_of["cfg ensemble"][:5], nse_of[bench][:5]
+        assert row["n"] == 5
+        assert row["p_value"] == pytest.approx(scipy.stats.wilcoxon(a, b).pvalue)
+        assert row["cohens_d"] == pytest.approx(cohens_d(a, b))

@@ -232,3 +232,49 @@ def test_non_finite_gradient_stops_before_the_optimizer_step(demo_camels, tmp_pa
                        r"norm (nan|inf)"):
         train(cfg, progress=False)
     assert steps == [] and not list_checkpoints(cfg.run_dir)
+
+
+def test_run_trained_before_the_raw_nse_star_weights_is_not_resumed(demo_camels, tmp_path):
+    run_dir = train(parse_config(tiny_config(demo_camels, tmp_path, epochs=1)), progress=False)
+    (run_dir / "nse_star_std.csv").unlink()  # as a run trained before the fidelity fixes
+    with pytest.raises(CheckpointError, match="pre-fix NSE. weights.*new `name`"):
+        train(parse_config(tiny_config(demo_camels, tmp_path, epochs=2)), resume=True,
+              progress=False)
+
+
+def test_gradient_norm_is_clipped_before_the_step(demo_camels, tmp_path, monkeypatch):
+    # one batch with a large loss; the optimizer replaced by plain SGD, so the parameter change
+    # must be -lr * g * clip / |g| with g the raw gradient (the paper code clips at norm 1)
+    from ealstm.training import loop
+
+    raw = {}
+    real_check = loop._check_finite
+
+    def record(model, loss, epoch, batch):  # runs after backward, before the clipping
+        raw.update({n: (p.detach().clone(), p.grad.clone()) for n, p in model.named_parameters()
+                    if p.grad is not None})
+        return real_check(model, loss, epoch, batch)
+
+    @torch.no_grad()
+    def sgd_step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-group["lr"])
+
+    monkeypatch.setattr(loop, "_check_finite", record)
+    monkeypatch.setattr(torch.optim.Adam, "step", sgd_step)
+    monkeypatch.setitem(loop.LOSSES, "nse_star",
+                        lambda y_hat, y, q_std, eps: 1000.0 * ((y_hat - y) ** 2).mean())
+    cfg = parse_config(tiny_config(demo_camels, tmp_path, epochs=1, batch_size=4096,
+                                   learning_rate={1: 0.1}))
+    assert cfg.train.clip_grad_norm == 1.0
+    train(cfg, progress=False)
+    assert pd.read_csv(cfg.run_dir / "train_log.csv")["n_samples"].tolist()[0] <= 4096  # 1 batch
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g)
+                                                 for _, g in raw.values()]))
+    assert norm > 10.0  # the clipping matters
+    after = load_checkpoint(cfg.run_dir)["model"]
+    for name, (before, grad) in raw.items():
+        expected = before - 0.1 * grad * (1.0 / norm)
+        torch.testing.assert_close(after[name], expected, rtol=1e-5, atol=1e-6)

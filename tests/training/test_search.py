@@ -256,3 +256,19 @@ def test_changed_folds_do_not_reuse_trials(tiny_search, demo_camels: Path) -> No
         pytest.skip("fold seed 5 gives the same folds")
     with pytest.raises(search.SearchError, match="another config"):
         run_search(moved, threads_per_worker=1)
+
+
+def test_heldout_predictions_without_clip_attribute_are_not_finished(tiny_search) -> None:
+    cfg, _ = tiny_search
+    trials = [t for point in search.plan_search(cfg)[1].values() for t in point]
+    assert all(search.trial_finished(t) for t in trials)
+    path = parse_config(trials[0].raw).run_dir / "heldout" / "predictions_train.nc"
+    current = xr.load_dataset(path)
+    old = current.copy()
+    del old.attrs["clip_negative"]  # as written before the fidelity fixes
+    old.to_netcdf(path)
+    try:
+        assert not search.trial_finished(trials[0])
+        assert all(search.trial_finished(t) for t in trials[1:])
+    finally:
+        current.to_netcdf(path)
