@@ -59,7 +59,7 @@ from ealstm.locks import folder_lock
 from ealstm.progress import track
 from ealstm.rundir import RunPaths
 from ealstm.training.checkpoint import list_checkpoints
-from ealstm.training.loop import train
+from ealstm.training.loop import check_current_loss_weights, train
 from ealstm.workers import WorkerDiedError, run_in_processes
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,11 @@ def _run_member_locked(cfg: RunConfig, periods: Sequence[str], progress: bool) -
 
 
 def _check_trained_with(cfg: RunConfig) -> None:
-    """Refuse to reuse a trained member whose saved config differs (epochs aside)."""
+    """Refuse to reuse a trained member trained before the fidelity fixes or with another config.
+
+    The epochs may differ (a finished member of a longer experiment is reused).
+    """
+    check_current_loss_weights(RunPaths(cfg.run_dir), action="reuse")
     saved = yaml.safe_load(RunPaths(cfg.run_dir).config.read_text(encoding="utf-8"))
     new = cfg.to_dict()
     saved.setdefault("train", {})["epochs"] = new["train"]["epochs"]

@@ -185,7 +185,7 @@ def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
         raise CheckpointError(f"run directory {paths.root} already holds a trained run; use "
                               "--resume to continue it or choose another `name`")
     if resume:
-        _check_nse_star_weights(paths)
+        check_current_loss_weights(paths)
         _check_same_config(paths, cfg)
     else:
         paths.root.mkdir(parents=True, exist_ok=True)
@@ -202,16 +202,17 @@ def _remove_orphans(paths: RunPaths) -> None:
         remove_orphan_tmp_files(paths.root, name=artifact.name)
 
 
-def _check_nse_star_weights(paths: RunPaths) -> None:
-    """Refuse to resume a run trained before the NSE* weights were the raw-discharge std.
+def check_current_loss_weights(paths: RunPaths, action: str = "resume") -> None:
+    """Refuse to resume or reuse a run trained before the NSE* weights were the raw-discharge std.
 
     Every run since writes ``nse_star_std.csv`` before its first checkpoint; a run with
     checkpoints but without it was trained with the old ``s(b)`` (std of the standardised
-    target), and resuming it would train one model on two different losses.
+    target) and could see targets outside its training period: resuming it would train one
+    model on two different losses, and reusing it would mix it with faithful members.
     """
     if not paths.nse_star_std.is_file():
         raise CheckpointError(
-            f"cannot resume {paths.root}: it has checkpoints but no {paths.nse_star_std.name}, "
+            f"cannot {action} {paths.root}: it has checkpoints but no {paths.nse_star_std.name}, "
             "so it was trained with the pre-fix NSE* weights (std of the standardised target); "
             "retrain it under a new `name`")
 

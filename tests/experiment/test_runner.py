@@ -9,7 +9,7 @@ import torch
 import xarray as xr
 import yaml
 
-from ealstm.errors import ConfigError, EalstmError
+from ealstm.errors import CheckpointError, ConfigError, EalstmError
 from ealstm.experiment import runner
 from ealstm.experiment.config import (
     PAPER_CONFIGURATIONS,
@@ -312,3 +312,13 @@ def test_ensemble_refuses_members_from_before_the_fidelity_fixes(finished, tmp_p
     ds.to_netcdf(folder / "seed222" / "predictions_test.nc")
     with pytest.raises(EalstmError, match="differ in evaluation.clip_negative"):
         build_ensembles(tmp_path, CONFIGS[0], "test", SEEDS)
+
+
+def test_member_trained_before_the_fidelity_fixes_is_not_reused(demo_camels, cache_dir, tmp_path):
+    exp = tiny_experiment(demo_camels, tmp_path / "old", cache_dir, configurations=CONFIGS[:1],
+                          seeds=[111])
+    run_experiment(exp, threads_per_worker=1)
+    member = exp.experiment_dir / CONFIGS[0] / "seed111"
+    (member / "nse_star_std.csv").unlink()  # as a member trained with the pre-fix NSE* weights
+    with pytest.raises(CheckpointError, match=r"cannot reuse .*seed111.*pre-fix NSE. weights"):
+        runner.run_member(member_config(exp, CONFIGS[0], 111), exp.periods)
