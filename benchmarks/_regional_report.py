@@ -56,22 +56,26 @@ def choose(results: dict[str, dict], budget_s: float) -> str:
 
 
 def evaluate_marks(result: dict, run_dir: Path, marks: list[float], threads: int) -> dict:
-    """Test median/mean NSE of the last epoch before each mark; train NSE at the last mark."""
+    """Test median/mean NSE of the last epoch before each mark; train NSE at the last mark.
+
+    Marks that fall on the same epoch share one evaluation.
+    """
     import torch
 
     torch.set_num_threads(threads)
-    curve = curve_of(result)
-    out: dict = {"marks": {}, "train": None}
-    for mark in marks:
-        epoch = epoch_at(curve, mark * 60) if len(curve) else None
-        scores = {} if epoch is None else median_mean(
-            evaluate_run(run_dir, "test", epoch=epoch).table["nse"])
-        out["marks"][f"{mark:g}"] = {"epoch": epoch, **scores}
-    last = out["marks"][f"{max(marks):g}"]["epoch"]
-    if last is not None:
-        out["train"] = {"epoch": last, **median_mean(
-            evaluate_run(run_dir, "train", epoch=last).table["nse"])}
-    return out
+    curve, scored = curve_of(result), {}
+
+    def score(epoch: int, period: str) -> dict:
+        if (epoch, period) not in scored:
+            table = evaluate_run(run_dir, period, epoch=epoch).table
+            scored[epoch, period] = {"epoch": epoch, **median_mean(table["nse"])}
+        return scored[epoch, period]
+
+    epochs = {f"{m:g}": epoch_at(curve, m * 60) if len(curve) else None for m in marks}
+    last = epochs[f"{max(marks):g}"]
+    return {"marks": {m: {"epoch": None} if e is None else score(e, "test")
+                      for m, e in epochs.items()},
+            "train": None if last is None else score(last, "train")}
 
 
 def _all_curves(results: dict[str, dict]) -> pd.DataFrame:
@@ -109,6 +113,13 @@ def machine() -> dict:
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
+def machine_text(info: dict) -> str:
+    """One line about the machine: CPU, cores, torch, load average at the end, date."""
+    load = ", ".join(f"{v:.1f}" for v in info["load_average"])
+    return (f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}, Python "
+            f"{info['python']}, load average at the end {load}, {info['date']}")
+
+
 def _candidate_rows(results: dict[str, dict], budget_s: float) -> list[list[str]]:
     rows = []
     for name, r in results.items():
@@ -120,7 +131,7 @@ def _candidate_rows(results: dict[str, dict], budget_s: float) -> list[list[str]
         rows.append([name, r["planned_epochs"], r["epochs_done"], r["stopped_by_budget"],
                      fmt(score), epoch or "-",
                      "-" if best is None else f"{best['val_median_nse']:.3f} ({best['epoch']:.0f})",
-                     fmt(per_epoch, ".0f"), fmt(r["peak_rss_mb"], ".0f"),
+                     fmt(per_epoch, ".1f"), fmt(r["peak_rss_mb"], ".0f"),
                      f"{r['cache']['seconds']:.1f} ({'built' if r['cache']['built'] else 'read'})"])
     return rows
 
@@ -145,18 +156,20 @@ def markdown(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
     last = tested[chosen]["marks"][f"{max(args.marks):g}"]
     train = tested[chosen].get("train") or {}
     goals = goal_rows(last.get("median"), train.get("median"), results[chosen]["peak_rss_mb"],
-                      results[chosen]["cache"]["seconds"])
+                      results[chosen]["cache"]["seconds"], max(args.marks))
     head = ["recipe", "planned epochs", "epochs done", "stopped by budget", "val median NSE at "
             "budget", "epoch", "best val (epoch)", "s/epoch", "peak RSS MB", "cache s"]
     return "\n\n".join([
         "# Regional recipe at a fixed wall-time budget (issue 14)",
         f"Caravan CAMELS-US development set (`../shared/data/caravan_camels_dev`), budget "
         f"{args.budget_min:g} min per recipe, {args.threads} threads, CPUs {args.cpus or 'any'}"
-        f"{f', first {args.basins} basins' if args.basins else ''}; machine: {info}.",
+        f"{f', first {args.basins} basins' if args.basins else ''}; {machine_text(info)}.",
         f"Selection: fit {SELECT_TRAIN[0]}..{SELECT_TRAIN[1]}, validation {VALIDATION[0]}.."
         f"{VALIDATION[1]} (carved from the paper's training years); test {TEST[0]}..{TEST[1]} "
         f"scored only for the chosen recipe and {args.test or 'no other'}. Validation time is "
-        f"{'charged to' if args.count_validation else 'not charged to'} the budget.",
+        f"{'charged to' if args.count_validation else 'not charged to'} the budget; "
+        "ealstm's cache is built (column cache s) before its clock starts, neuralhydrology "
+        "(`regional_nh.py`) prepares its data inside its budget.",
         "## Candidates (validation)", md_table(head, _candidate_rows(results, budget_s)),
         f"Chosen: **{chosen}** (best validation median NSE at the end of the budget). "
         f"Learning curves: `{args.out.name}_curves.csv`, `{args.out.name}_curves.png`.",

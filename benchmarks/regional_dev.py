@@ -195,6 +195,19 @@ def train_recipe(recipe: Recipe, args: argparse.Namespace) -> dict:
     return result
 
 
+def test_recipe(result: dict, args: argparse.Namespace) -> dict:
+    """Test NSE at the marks (and train NSE), kept in the run folder for ``--skip-done``."""
+    run_dir = args.runs_dir / result["name"]
+    path = run_dir / "marks_result.json"
+    if args.skip_done and path.is_file():
+        kept = load_json(path)
+        if kept["marks_min"] == args.marks:
+            return kept["tested"]
+    tested = evaluate_marks(result, run_dir, args.marks, args.threads)
+    save_json(path, {"marks_min": args.marks, "tested": tested})
+    return tested
+
+
 def basin_override(args: argparse.Namespace, recipe: Recipe) -> list[str]:
     """With ``--basins N``: a basin file with the first N basins of the recipe's list."""
     if not args.basins:
@@ -245,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         load_config(recipe.config, selection_overrides(recipe, args, args.basin_override))
     results = {r.name: train_recipe(r, args) for r in recipes}
     chosen = choose(results, args.budget_min * 60)
-    tested = {name: evaluate_marks(results[name], args.runs_dir / name, args.marks, args.threads)
+    tested = {name: test_recipe(results[name], args)
               for name in dict.fromkeys([chosen, *args.test]) if name in results}
     nh = load_json(args.nh_result) if args.nh_result else None
     write_outputs(args, results, chosen, tested, nh)
