@@ -154,3 +154,19 @@ def test_nh_translation_of_the_schedule_and_dates():
 
     assert nh_schedule({1: 1e-3, 11: 5e-4, 21: 1e-4}) == {0: 1e-3, 11: 5e-4, 21: 1e-4}
     assert nh_date("1999-10-01") == "01/10/1999"
+
+
+def test_recipe_config_is_its_candidate(tmp_path):
+    """configs/caravan_dev_seq2seq.yml is candidate s2s_b16_step (same schedule and epochs)."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data/caravan_camels_dev is absent")
+    from regional_dev import load_recipes
+
+    from ealstm.config import load_config
+
+    (recipe,) = load_recipes(CONFIGS / "caravan_dev_candidates.yml", ["s2s_b16_step"])
+    shipped = load_config(CONFIGS / "caravan_dev_seq2seq.yml")
+    candidate = load_config(recipe.config, [f"train.epochs={recipe.epochs}",
+                                            *recipe.overrides, *recipe.lr_overrides()])
+    assert candidate.train == shipped.train
+    assert candidate.data == shipped.data and candidate.model == shipped.model
