@@ -170,3 +170,45 @@ def test_recipe_config_is_its_candidate(tmp_path):
                                             *recipe.overrides, *recipe.lr_overrides()])
     assert candidate.train == shipped.train
     assert candidate.data == shipped.data and candidate.model == shipped.model
+
+
+def test_nh_mirror_holds_the_csv_values_as_netcdf(tmp_path):
+    import numpy as np
+    import xarray as xr
+    from regional_nh import write_mirror
+
+    root = tmp_path / "caravan"
+    (root / "timeseries" / "csv" / "camels").mkdir(parents=True)
+    (root / "attributes" / "camels").mkdir(parents=True)
+    text = "date,total_precipitation_sum,streamflow\n2000-01-01,1.5,0.2\n2000-01-02,0,\n"
+    (root / "timeseries" / "csv" / "camels" / "camels_01.csv").write_text(text)
+    mirror = tmp_path / "mirror"
+    write_mirror(root, ["camels_01"], mirror)
+    with xr.open_dataset(mirror / "timeseries" / "netcdf" / "camels" / "camels_01.nc") as ds:
+        frame = ds.to_dataframe()
+    assert frame.index.name == "date" and str(frame.index[1].date()) == "2000-01-02"
+    assert frame["total_precipitation_sum"].tolist() == [1.5, 0.0]
+    assert frame["streamflow"].iloc[0] == 0.2 and np.isnan(frame["streamflow"].iloc[1])
+    assert (mirror / "attributes").resolve() == (root / "attributes").resolve()
+    write_mirror(root, ["camels_01"], mirror)  # a second call reuses the files
+
+
+def test_nh_config_matches_the_recipe(tmp_path):
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data/caravan_camels_dev is absent")
+    from regional_dev import load_recipes, parse_args, selection_overrides
+    from regional_nh import nh_config
+
+    from ealstm.config import load_config
+
+    args = parse_args(["--runs-dir", str(tmp_path)])
+    (recipe,) = load_recipes(CONFIGS / "caravan_dev_candidates.yml", ["s2s_b16_step"])
+    cfg = load_config(recipe.config, selection_overrides(recipe, args, []))
+    nh = nh_config(cfg, tmp_path / "basins.txt", tmp_path / "mirror", tmp_path / "runs")
+    assert (nh["model"], nh["dataset"], nh["loss"]) == ("ealstm", "caravan", "NSE")
+    assert (nh["seq_length"], nh["predict_last_n"], nh["batch_size"]) == (544, 365, 16)
+    assert (nh["hidden_size"], nh["output_dropout"], nh["epochs"]) == (256, 0.4, 100)
+    assert nh["learning_rate"] == {0: 6.667e-4, 2: 1.333e-3, 3: 2e-3, 61: 1e-3, 86: 2e-4}
+    assert (nh["train_start_date"], nh["train_end_date"]) == ("01/10/1999", "30/09/2006")
+    assert (nh["validation_start_date"], nh["test_end_date"]) == ("01/10/2006", "30/09/1999")
+    assert len(nh["static_attributes"]) == 27 and nh["target_variables"] == ["streamflow"]
