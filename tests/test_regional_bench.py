@@ -212,3 +212,25 @@ def test_nh_config_matches_the_recipe(tmp_path):
     assert (nh["train_start_date"], nh["train_end_date"]) == ("01/10/1999", "30/09/2006")
     assert (nh["validation_start_date"], nh["test_end_date"]) == ("01/10/2006", "30/09/1999")
     assert len(nh["static_attributes"]) == 27 and nh["target_variables"] == ["streamflow"]
+
+
+def test_caravan_dev_configs_are_the_paper_protocol_and_the_recipe():
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data/caravan_camels_dev is absent")
+    from ealstm.config import PAPER_ATTRIBUTES, load_config
+
+    paper = load_config(CONFIGS / "caravan_dev_paper.yml")
+    recipe = load_config(CONFIGS / "caravan_dev_seq2seq.yml")
+    for cfg in (paper, recipe):
+        assert cfg.data.dataset == "caravan" and cfg.data.basin_file.name == "basins_dev_241.txt"
+        assert cfg.data.static_attributes == PAPER_ATTRIBUTES
+        assert (str(cfg.data.train_period.start), str(cfg.data.train_period.end)) == (
+            "1999-10-01", "2008-09-30")
+        assert (str(cfg.data.test_period.start), str(cfg.data.test_period.end)) == (
+            "1989-10-01", "1999-09-30")
+        assert cfg.model.name == "ealstm" and cfg.train.loss == "nse_star"
+    assert (paper.data.seq_length, paper.train.predict_last_n, paper.train.batch_size) == (
+        270, 1, 256)
+    assert paper.train.epochs == 30
+    assert paper.train.learning_rate == {1: 1e-3, 11: 5e-4, 21: 1e-4}
+    assert (recipe.data.seq_length, recipe.train.predict_last_n) == (544, 365)
