@@ -1,0 +1,196 @@
+"""Selection, test-at-time-mark scoring and result files of `regional_dev.py` (issue 14)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import sys
+from pathlib import Path
+
+import pandas as pd
+from _budget import (
+    SELECT_TRAIN,
+    TEST,
+    VALIDATION,
+    epoch_at,
+    fmt,
+    goal_rows,
+    md_table,
+    median_mean,
+)
+from _machine import cpu_name
+
+from ealstm.evaluation.run import evaluate_run
+from ealstm.io import atomic_write, save_csv, save_json, write_text
+
+
+def curve_of(result: dict) -> pd.DataFrame:
+    """The learning curve of one recipe's result (empty frame if no epoch finished)."""
+    curve = pd.DataFrame(result["curve"])
+    if curve.empty:
+        return pd.DataFrame(columns=["epoch", "budget_s", "wall_s", "val_median_nse"])
+    return curve
+
+
+def score_at_budget(result: dict, budget_s: float) -> tuple[int | None, float]:
+    """Epoch and validation median NSE of the last validated epoch within the budget."""
+    curve = curve_of(result)
+    if "val_median_nse" not in curve:
+        return None, float("nan")
+    valid = curve[(curve["budget_s"] <= budget_s) & curve["val_median_nse"].notna()]
+    if valid.empty:
+        return None, float("nan")
+    last = valid.iloc[-1]
+    return int(last["epoch"]), float(last["val_median_nse"])
+
+
+def choose(results: dict[str, dict], budget_s: float) -> str:
+    """The recipe with the best validation median NSE at the end of the budget."""
+    scores = {name: score_at_budget(r, budget_s)[1] for name, r in results.items()}
+    ranked = sorted((s, n) for n, s in scores.items() if s == s)
+    if not ranked:
+        raise SystemExit("regional_dev: no recipe finished a validated epoch within the budget")
+    return ranked[-1][1]
+
+
+def evaluate_marks(result: dict, run_dir: Path, marks: list[float], threads: int) -> dict:
+    """Test median/mean NSE of the last epoch before each mark; train NSE at the last mark.
+
+    Marks that fall on the same epoch share one evaluation.
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    curve, scored = curve_of(result), {}
+
+    def score(epoch: int, period: str) -> dict:
+        if (epoch, period) not in scored:
+            table = evaluate_run(run_dir, period, epoch=epoch).table
+            scored[epoch, period] = {"epoch": epoch, **median_mean(table["nse"])}
+        return scored[epoch, period]
+
+    epochs = {f"{m:g}": epoch_at(curve, m * 60) if len(curve) else None for m in marks}
+    last = epochs[f"{max(marks):g}"]
+    return {"marks": {m: {"epoch": None} if e is None else score(e, "test")
+                      for m, e in epochs.items()},
+            "train": None if last is None else score(last, "train")}
+
+
+def _all_curves(results: dict[str, dict]) -> pd.DataFrame:
+    frames = [curve_of(r).assign(recipe=name) for name, r in results.items()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def plot_curves(curves: pd.DataFrame, marks: list[float], path: Path) -> None:
+    """Validation median NSE against budget minutes, one line per recipe."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, group in curves.groupby("recipe", sort=False):
+        if "val_median_nse" in group:
+            ax.plot(group["budget_s"] / 60, group["val_median_nse"], marker="o", ms=3, label=name)
+    for mark in marks:
+        ax.axvline(mark, color="grey", lw=0.5, ls=":")
+    ax.set(xlabel="wall time charged to the budget (min)", ylabel="validation median NSE",
+           title="Learning curves (validation 2006-10-01..2008-09-30)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+
+
+def machine() -> dict:
+    """CPU, cores, load and library versions of this machine."""
+    import torch
+
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "load_average": os.getloadavg(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def machine_text(info: dict) -> str:
+    """One line about the machine: CPU, cores, torch, load average at the end, date."""
+    load = ", ".join(f"{v:.1f}" for v in info["load_average"])
+    return (f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}, Python "
+            f"{info['python']}, load average at the end {load}, {info['date']}")
+
+
+def _candidate_rows(results: dict[str, dict], budget_s: float) -> list[list[str]]:
+    rows = []
+    for name, r in results.items():
+        curve = curve_of(r)
+        epoch, score = score_at_budget(r, budget_s)
+        best = curve.loc[curve["val_median_nse"].idxmax()] if curve["val_median_nse"].notna(
+        ).any() else None
+        per_epoch = curve["wall_s"].diff().median() if len(curve) > 1 else float("nan")
+        rows.append([name, r["planned_epochs"], r["epochs_done"], r["stopped_by_budget"],
+                     fmt(score), epoch or "-",
+                     "-" if best is None else f"{best['val_median_nse']:.3f} ({best['epoch']:.0f})",
+                     fmt(per_epoch, ".1f"), fmt(r["peak_rss_mb"], ".0f"),
+                     f"{r['cache']['seconds']:.1f} ({'built' if r['cache']['built'] else 'read'})"])
+    return rows
+
+
+def _test_rows(tested: dict[str, dict], nh: dict | None) -> list[list[str]]:
+    arms = {f"ealstm {name}": t for name, t in tested.items()}
+    arms.update({f"neuralhydrology {name}": t for name, t in (nh or {}).get("tested", {}).items()
+                 if "marks" in t})  # a --dry-run result has no scores
+    rows = []
+    for arm, t in arms.items():
+        for mark, s in t["marks"].items():
+            rows.append([arm, mark, s["epoch"] or "-", fmt(s.get("median")), fmt(s.get("mean"))])
+        train = t.get("train") or {}
+        rows.append([arm, "train period", train.get("epoch", "-"), fmt(train.get("median")),
+                     fmt(train.get("mean"))])
+    return rows
+
+
+def markdown(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
+             nh: dict | None, info: dict) -> str:
+    budget_s = args.budget_min * 60
+    last = tested[chosen]["marks"][f"{max(args.marks):g}"]
+    train = tested[chosen].get("train") or {}
+    goals = goal_rows(last.get("median"), train.get("median"), results[chosen]["peak_rss_mb"],
+                      results[chosen]["cache"]["seconds"], max(args.marks))
+    head = ["recipe", "planned epochs", "epochs done", "stopped by budget", "val median NSE at "
+            "budget", "epoch", "best val (epoch)", "s/epoch", "peak RSS MB", "cache s"]
+    return "\n\n".join([
+        "# Regional recipe at a fixed wall-time budget (issue 14)",
+        f"Caravan CAMELS-US development set (`../shared/data/caravan_camels_dev`), budget "
+        f"{args.budget_min:g} min per recipe, {args.threads} threads, CPUs {args.cpus or 'any'}"
+        f"{f', first {args.basins} basins' if args.basins else ''}; {machine_text(info)}.",
+        f"Selection: fit {SELECT_TRAIN[0]}..{SELECT_TRAIN[1]}, validation {VALIDATION[0]}.."
+        f"{VALIDATION[1]} (carved from the paper's training years); test {TEST[0]}..{TEST[1]} "
+        f"scored only for the chosen recipe and {args.test or 'no other'}. Validation time is "
+        f"{'charged to' if args.count_validation else 'not charged to'} the budget; "
+        "ealstm's cache is built (column cache s) before its clock starts, neuralhydrology "
+        "(`regional_nh.py`) prepares its data inside its budget.",
+        "## Candidates (validation)", md_table(head, _candidate_rows(results, budget_s)),
+        f"Chosen: **{chosen}** (best validation median NSE at the end of the budget). "
+        f"Learning curves: `{args.out.name}_curves.csv`, `{args.out.name}_curves.png`.",
+        "## Test median / mean NSE at the time marks (minutes)",
+        md_table(["arm", "mark", "epoch", "median NSE", "mean NSE"], _test_rows(tested, nh)),
+        f"## Goals (chosen recipe, {max(args.marks):g}-min mark)",
+        md_table(["goal", "value", "met"], goals),
+        "Reproduce: `" + " ".join(["python", *sys.argv]) + "`"]) + "\n"
+
+
+def write_outputs(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
+                  nh: dict | None) -> None:
+    """``<out>.json``, ``<out>.md``, ``<out>_curves.csv`` and ``<out>_curves.png``."""
+    out = Path(args.out)
+    curves = _all_curves(results)
+    save_csv(out.with_name(out.name + "_curves.csv"), curves, index=False)
+    plot_curves(curves, args.marks, out.with_name(out.name + "_curves.png"))
+    info = machine()
+    save_json(out.with_suffix(".json"), {
+        "machine": info, "budget_min": args.budget_min, "marks_min": args.marks,
+        "threads": args.threads, "basins": args.basins, "chosen": chosen,
+        "count_validation": args.count_validation, "results": results, "tested": tested,
+        "nh": nh})
+    write_text(out.with_suffix(".md"), markdown(args, results, chosen, tested, nh, info))

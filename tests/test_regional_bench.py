@@ -1,0 +1,236 @@
+"""Helpers of the issue-14 benchmark scripts (benchmarks/_budget.py, regional_dev, regional_nh)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+from _budget import (  # noqa: E402
+    epoch_at,
+    goal_rows,
+    lr_schedule,
+    run_with_budget,
+    schedule_text,
+)
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "caravan_camels_dev"
+
+
+def test_step_schedule_by_hand():
+    # warm-up: 2e-3 * e / 3 for e = 1..3; /2 after round(0.6 * 60) = 36; /10 after 51
+    assert lr_schedule("step", 60, 2e-3, warmup=3) == {
+        1: 6.667e-4, 2: 1.333e-3, 3: 2e-3, 37: 1e-3, 52: 2e-4}
+
+
+def test_cosine_schedule_by_hand():
+    # lr = 0.1 + 0.9 * (1 + cos(pi * t)) / 2, t = 0, 1/4, 1/2, 3/4, 1
+    assert lr_schedule("cosine", 5, 1.0, final_div=10) == {
+        1: 1.0, 2: 0.8682, 3: 0.55, 4: 0.2318, 5: 0.1}
+
+
+def test_one_cycle_warms_up_from_peak_over_div_then_anneals():
+    rates = lr_schedule("one_cycle", 10, 2.5, div=25, final_div=100)
+    # warm-up over round(0.3 * 10) = 3 epochs from 0.1: 0.1 + 2.4 * e / 3
+    assert rates[1] == pytest.approx(0.9) and rates[2] == pytest.approx(1.7)
+    assert rates[3] == 2.5 and 4 not in rates  # epoch 4 (first of the decay) stays at peak
+    assert rates[10] == pytest.approx(0.025)
+
+
+def test_schedule_is_defined_by_planned_epochs_and_rejects_bad_input():
+    assert lr_schedule("step", 10, 1.0) == {1: 1.0, 7: 0.5, 10: 0.1}
+    assert lr_schedule("step", 20, 1.0) == {1: 1.0, 13: 0.5, 18: 0.1}
+    with pytest.raises(ValueError, match="unknown schedule kind"):
+        lr_schedule("linear", 10, 1.0)
+    with pytest.raises(ValueError, match="epochs >= 1"):
+        lr_schedule("step", 0, 1.0)
+
+
+def test_schedule_text_is_accepted_by_the_config(tmp_path):
+    from ealstm.config import load_config
+
+    text = schedule_text(lr_schedule("step", 60, 2e-3, warmup=3))
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data/caravan_camels_dev is absent")
+    cfg = load_config(CONFIGS / "caravan_dev_seq2seq.yml", [f"train.learning_rate={text}"])
+    assert cfg.train.learning_rate == {1: 6.667e-4, 2: 1.333e-3, 3: 2e-3, 37: 1e-3, 52: 2e-4}
+
+
+def test_epoch_at_takes_the_last_epoch_finished_before_the_mark():
+    curve = pd.DataFrame({"epoch": [1, 2, 3], "budget_s": [100.0, 250.0, 400.0]})
+    assert epoch_at(curve, 99.9) is None
+    assert epoch_at(curve, 250.0) == 2
+    assert epoch_at(curve, 399.0) == 2
+    assert epoch_at(curve, 1e9) == 3
+
+
+def test_run_with_budget_stops_the_child_and_reports_its_own_rss(tmp_path):
+    code = "import time; x = bytearray(64 * 2**20); time.sleep(60)"
+    start = time.time()
+    run = run_with_budget([sys.executable, "-c", code], 1.0, tmp_path / "log.txt",
+                          poll_s=0.1, grace_s=5)
+    assert run.stopped and time.time() - start < 20
+    assert run.returncode != 0
+    assert run.peak_rss_mb > 64  # the child's 64 MiB, not this process's
+    done = run_with_budget([sys.executable, "-c", "print('ok')"], 60, tmp_path / "log2.txt")
+    assert not done.stopped and done.returncode == 0
+    assert (tmp_path / "log2.txt").read_text().strip() == "ok"
+
+
+def test_run_with_budget_charges_only_what_spent_counts(tmp_path):
+    # spent() never reaches the budget: the child runs to its end
+    run = run_with_budget([sys.executable, "-c", "import time; time.sleep(1.5)"], 1.0,
+                          tmp_path / "log.txt", spent=lambda elapsed: 0.0, poll_s=0.1)
+    assert not run.stopped and run.seconds >= 1.5
+
+
+def test_goal_rows():
+    rows = goal_rows(0.62, 0.65, 1200.0, 4.3)
+    assert [r[2] for r in rows] == ["yes", "NO", "yes", "yes"]
+    assert rows[1][1] == "+0.030"
+    assert [r[2] for r in goal_rows(None, None, None, None)] == ["n/a"] * 4
+
+
+def test_learning_curve_uses_checkpoint_times_minus_validation(tmp_path):
+    from regional_dev import learning_curve
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    pd.DataFrame({"epoch": [1, 2, 3], "val_median_nse": [0.1, 0.2, 0.3],
+                  "val_seconds": [5.0, 5.0, 5.0]}).to_csv(run / "train_log.csv", index=False)
+    start = 1_000_000.0
+    for epoch, end in ((1, 100.0), (2, 200.0)):  # epoch 3 logged, its checkpoint not written
+        path = run / "checkpoints" / f"epoch_{epoch:03d}.pt"
+        path.write_bytes(b"")
+        os.utime(path, (start + end, start + end))
+    curve = learning_curve(run, start, count_validation=False)
+    assert curve["epoch"].tolist() == [1, 2]
+    assert curve["wall_s"].tolist() == pytest.approx([100.0, 200.0])
+    assert curve["budget_s"].tolist() == pytest.approx([95.0, 190.0])
+    charged = learning_curve(run, start, count_validation=True)
+    assert charged["budget_s"].tolist() == pytest.approx([100.0, 200.0])
+
+
+def test_choose_by_validation_within_budget():
+    from _regional_report import choose
+
+    results = {
+        "a": {"curve": [{"epoch": 1, "budget_s": 10.0, "val_median_nse": 0.5},
+                        {"epoch": 2, "budget_s": 70.0, "val_median_nse": 0.9}]},
+        "b": {"curve": [{"epoch": 1, "budget_s": 50.0, "val_median_nse": 0.6}]},
+    }
+    assert choose(results, 60.0) == "b"  # a's 0.9 came after the budget
+    assert choose(results, 80.0) == "a"
+
+
+def test_candidates_load_and_every_config_validates(tmp_path):
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data/caravan_camels_dev is absent")
+    from regional_dev import load_recipes, parse_args, selection_overrides
+
+    from ealstm.config import load_config
+
+    args = parse_args(["--runs-dir", str(tmp_path)])
+    recipes = load_recipes(CONFIGS / "caravan_dev_candidates.yml", None)
+    assert recipes[0].name == "paper" and recipes[0].lr_overrides() == []
+    for recipe in recipes:
+        cfg = load_config(recipe.config, selection_overrides(recipe, args, []))
+        assert str(cfg.data.train_period.end) == "2006-09-30"
+        assert str(cfg.data.validation_period.start) == "2006-10-01"
+        assert cfg.train.epochs == recipe.epochs
+        assert cfg.train.validate_every == 1
+
+
+def test_nh_translation_of_the_schedule_and_dates():
+    from regional_nh import nh_date, nh_schedule
+
+    assert nh_schedule({1: 1e-3, 11: 5e-4, 21: 1e-4}) == {0: 1e-3, 11: 5e-4, 21: 1e-4}
+    assert nh_date("1999-10-01") == "01/10/1999"
+
+
+def test_recipe_config_is_its_candidate(tmp_path):
+    """configs/caravan_dev_seq2seq.yml is candidate s2s_b16_step (same schedule and epochs)."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data/caravan_camels_dev is absent")
+    from regional_dev import load_recipes
+
+    from ealstm.config import load_config
+
+    (recipe,) = load_recipes(CONFIGS / "caravan_dev_candidates.yml", ["s2s_b16_step"])
+    shipped = load_config(CONFIGS / "caravan_dev_seq2seq.yml")
+    candidate = load_config(recipe.config, [f"train.epochs={recipe.epochs}",
+                                            *recipe.overrides, *recipe.lr_overrides()])
+    assert candidate.train == shipped.train
+    assert candidate.data == shipped.data and candidate.model == shipped.model
+
+
+def test_nh_mirror_holds_the_csv_values_as_netcdf(tmp_path):
+    import numpy as np
+    import xarray as xr
+    from regional_nh import write_mirror
+
+    root = tmp_path / "caravan"
+    (root / "timeseries" / "csv" / "camels").mkdir(parents=True)
+    (root / "attributes" / "camels").mkdir(parents=True)
+    text = "date,total_precipitation_sum,streamflow\n2000-01-01,1.5,0.2\n2000-01-02,0,\n"
+    (root / "timeseries" / "csv" / "camels" / "camels_01.csv").write_text(text)
+    mirror = tmp_path / "mirror"
+    write_mirror(root, ["camels_01"], mirror)
+    with xr.open_dataset(mirror / "timeseries" / "netcdf" / "camels" / "camels_01.nc") as ds:
+        frame = ds.to_dataframe()
+    assert frame.index.name == "date" and str(frame.index[1].date()) == "2000-01-02"
+    assert frame["total_precipitation_sum"].tolist() == [1.5, 0.0]
+    assert frame["streamflow"].iloc[0] == 0.2 and np.isnan(frame["streamflow"].iloc[1])
+    assert (mirror / "attributes").resolve() == (root / "attributes").resolve()
+    write_mirror(root, ["camels_01"], mirror)  # a second call reuses the files
+
+
+def test_nh_config_matches_the_recipe(tmp_path):
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data/caravan_camels_dev is absent")
+    from regional_dev import load_recipes, parse_args, selection_overrides
+    from regional_nh import nh_config
+
+    from ealstm.config import load_config
+
+    args = parse_args(["--runs-dir", str(tmp_path)])
+    (recipe,) = load_recipes(CONFIGS / "caravan_dev_candidates.yml", ["s2s_b16_step"])
+    cfg = load_config(recipe.config, selection_overrides(recipe, args, []))
+    nh = nh_config(cfg, tmp_path / "basins.txt", tmp_path / "mirror", tmp_path / "runs")
+    assert (nh["model"], nh["dataset"], nh["loss"]) == ("ealstm", "caravan", "NSE")
+    assert (nh["seq_length"], nh["predict_last_n"], nh["batch_size"]) == (544, 365, 16)
+    assert (nh["hidden_size"], nh["output_dropout"], nh["epochs"]) == (256, 0.4, 100)
+    assert nh["learning_rate"] == {0: 6.667e-4, 2: 1.333e-3, 3: 2e-3, 61: 1e-3, 86: 2e-4}
+    assert (nh["train_start_date"], nh["train_end_date"]) == ("01/10/1999", "30/09/2006")
+    assert (nh["validation_start_date"], nh["test_end_date"]) == ("01/10/2006", "30/09/1999")
+    assert len(nh["static_attributes"]) == 27 and nh["target_variables"] == ["streamflow"]
+
+
+def test_caravan_dev_configs_are_the_paper_protocol_and_the_recipe():
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data/caravan_camels_dev is absent")
+    from ealstm.config import PAPER_ATTRIBUTES, load_config
+
+    paper = load_config(CONFIGS / "caravan_dev_paper.yml")
+    recipe = load_config(CONFIGS / "caravan_dev_seq2seq.yml")
+    for cfg in (paper, recipe):
+        assert cfg.data.dataset == "caravan" and cfg.data.basin_file.name == "basins_dev_241.txt"
+        assert cfg.data.static_attributes == PAPER_ATTRIBUTES
+        assert (str(cfg.data.train_period.start), str(cfg.data.train_period.end)) == (
+            "1999-10-01", "2008-09-30")
+        assert (str(cfg.data.test_period.start), str(cfg.data.test_period.end)) == (
+            "1989-10-01", "1999-09-30")
+        assert cfg.model.name == "ealstm" and cfg.train.loss == "nse_star"
+    assert (paper.data.seq_length, paper.train.predict_last_n, paper.train.batch_size) == (
+        270, 1, 256)
+    assert paper.train.epochs == 30
+    assert paper.train.learning_rate == {1: 1e-3, 11: 5e-4, 21: 1e-4}
+    assert (recipe.data.seq_length, recipe.train.predict_last_n) == (544, 365)
