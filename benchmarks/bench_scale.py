@@ -61,6 +61,7 @@ from _machine import cpu_name  # noqa: E402
 from ealstm.config import RunConfig, parse_config  # noqa: E402
 from ealstm.data.cache import build_cache, load_basin_arrays  # noqa: E402
 from ealstm.data.demo import generate_demo_data  # noqa: E402
+from ealstm.data.prepare import prepare_data  # noqa: E402
 from ealstm.data.windows import (  # noqa: E402
     SampleIndex,
     gather_batch,
@@ -72,7 +73,6 @@ from ealstm.data.windows import (  # noqa: E402
 from ealstm.evaluation.chunked import model_steps  # noqa: E402
 from ealstm.evaluation.predict import Simulation, simulate  # noqa: E402
 from ealstm.models import EALSTM, build_model  # noqa: E402
-from ealstm.training.loop import prepare_data  # noqa: E402
 from ealstm.training.losses import LOSSES  # noqa: E402
 
 GEN_START, GEN_END = "1988-10-01", "2008-09-30"

@@ -24,7 +24,7 @@ import xarray as xr
 from torch import nn
 
 from ealstm.config import Period, RunConfig
-from ealstm.data.cache import BasinArrays
+from ealstm.data.arrays import BasinArrays
 from ealstm.data.scaling import Scaler
 from ealstm.evaluation.chunked import period_inputs, simulate_chunked
 

@@ -11,8 +11,10 @@ import torch
 from torch import nn
 
 from ealstm.config import ModelConfig, RunConfig, load_run_config
-from ealstm.data.cache import BasinArrays
+from ealstm.data.arrays import BasinArrays
+from ealstm.data.prepare import prepare_data
 from ealstm.data.scaling import Scaler
+from ealstm.device import select_device
 from ealstm.evaluation.metrics import evaluate_basins, summarize
 from ealstm.evaluation.predict import Simulation, predict_period
 from ealstm.io import load_json, save_csv, save_json, save_netcdf
@@ -20,7 +22,6 @@ from ealstm.models import build_model
 from ealstm.rundir import RunPaths
 from ealstm.training.best_epoch import epoch_tag, resolve_epoch
 from ealstm.training.checkpoint import load_checkpoint
-from ealstm.training.loop import prepare_data, select_device
 
 log = logging.getLogger(__name__)
 

@@ -52,6 +52,7 @@ from ealstm.config import (
 from ealstm.data.cache import build_cache, load_basin_arrays, resolve_basins
 from ealstm.data.scaling import Scaler
 from ealstm.data.splits import basin_folds, fold_split, fold_table
+from ealstm.device import select_device
 from ealstm.errors import ConfigError, EalstmError
 from ealstm.evaluation.metrics import evaluate_basins, summarize
 from ealstm.evaluation.predict import Simulation, predict_period
@@ -60,7 +61,6 @@ from ealstm.experiment.runner import member_finished, run_member
 from ealstm.io import load_json, save_csv, save_json, save_netcdf, save_yaml, write_text
 from ealstm.progress import track
 from ealstm.rundir import RunPaths
-from ealstm.training.loop import select_device
 from ealstm.workers import run_in_processes
 
 log = logging.getLogger(__name__)

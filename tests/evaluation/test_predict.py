@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ealstm.config import Period
-from ealstm.data.cache import BasinArrays
+from ealstm.data.arrays import BasinArrays
 from ealstm.data.scaling import Scaler
 from ealstm.evaluation.metrics import evaluate_basins
 from ealstm.evaluation.predict import Simulation, predict_period
