@@ -135,7 +135,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 def _cmd_embedding(args: argparse.Namespace) -> int:
     from ealstm.analysis.embedding import embedding_analysis
     from ealstm.analysis.embedding_members import member_silhouettes
-    from ealstm.rundir import RunPaths
+    from ealstm.runs.paths import RunPaths
 
     ks = range(args.k_min, args.k_max + 1)
     if RunPaths(args.run_dir).config.is_file():

@@ -26,7 +26,7 @@ from ealstm.analysis.embedding import input_gate_embedding, save_figure
 from ealstm.errors import ConfigError, NoValidDataError
 from ealstm.evaluation.run import load_run
 from ealstm.io import save_csv
-from ealstm.rundir import RunPaths
+from ealstm.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from ealstm.errors import ConfigError
 from ealstm.evaluation.predict import Simulation, predict_period
 from ealstm.evaluation.run import load_trained_model
 from ealstm.io import load_json, save_netcdf
-from ealstm.rundir import RunPaths
-from ealstm.training.best_epoch import epoch_tag, resolve_epoch
+from ealstm.runs.best_epoch import epoch_tag, resolve_epoch
+from ealstm.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 

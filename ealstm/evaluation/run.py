@@ -19,9 +19,9 @@ from ealstm.evaluation.metrics import evaluate_basins, summarize
 from ealstm.evaluation.predict import Simulation, predict_period
 from ealstm.io import load_json, save_csv, save_json, save_netcdf
 from ealstm.models import build_model
-from ealstm.rundir import RunPaths
-from ealstm.training.best_epoch import epoch_tag, resolve_epoch
-from ealstm.training.checkpoint import load_checkpoint
+from ealstm.runs.best_epoch import epoch_tag, resolve_epoch
+from ealstm.runs.checkpoint import load_checkpoint
+from ealstm.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 

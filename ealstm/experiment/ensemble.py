@@ -19,7 +19,7 @@ from ealstm.evaluation.metrics import evaluate_basins, summarize
 from ealstm.evaluation.run import Evaluation
 from ealstm.experiment.config import RESERVED_NAMES
 from ealstm.io import save_csv, save_json, save_netcdf
-from ealstm.rundir import RunPaths
+from ealstm.runs.paths import RunPaths
 
 #: Member label of the ensemble mean in :func:`collect_metrics`.
 ENSEMBLE = "ensemble"

@@ -56,8 +56,8 @@ from ealstm.experiment.ensemble import build_ensembles
 from ealstm.io import load_json, save_yaml
 from ealstm.locks import folder_lock
 from ealstm.progress import track
-from ealstm.rundir import RunPaths
-from ealstm.training.checkpoint import list_checkpoints
+from ealstm.runs.checkpoint import list_checkpoints
+from ealstm.runs.paths import RunPaths
 from ealstm.training.loop import train
 from ealstm.workers import WorkerDiedError, run_in_processes
 

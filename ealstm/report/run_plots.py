@@ -30,7 +30,7 @@ from ealstm.analysis.maps import draw_basemap
 from ealstm.config import DataConfig, RunConfig, load_run_config
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError, NoValidDataError
 from ealstm.report.figures import _nse_text, read_metrics, save_figure
-from ealstm.rundir import RunPaths
+from ealstm.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 

@@ -44,14 +44,14 @@ from ealstm.io import load_json, remove_orphan_tmp_files, save_csv, save_json, s
 from ealstm.locks import folder_lock
 from ealstm.models import build_model
 from ealstm.progress import is_terminal
-from ealstm.rundir import RunPaths
-from ealstm.training.best_epoch import BestEpoch, format_epoch_line, save_best_epoch
-from ealstm.training.checkpoint import (
+from ealstm.runs.best_epoch import BestEpoch, format_epoch_line, save_best_epoch
+from ealstm.runs.checkpoint import (
     checkpoint_dir,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
+from ealstm.runs.paths import RunPaths
 from ealstm.training.epoch_log import EpochLog
 from ealstm.training.finetune import init_scaler, init_weights, resolve_init
 from ealstm.training.losses import LOSSES

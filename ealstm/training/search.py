@@ -60,7 +60,7 @@ from ealstm.evaluation.run import Evaluation, load_trained_model
 from ealstm.experiment.runner import member_finished, run_member
 from ealstm.io import load_json, save_csv, save_json, save_netcdf, save_yaml, write_text
 from ealstm.progress import track
-from ealstm.rundir import RunPaths
+from ealstm.runs.paths import RunPaths
 from ealstm.workers import run_in_processes
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from ealstm.experiment.config import (
 from ealstm.experiment.ensemble import build_ensembles, collect_metrics
 from ealstm.experiment.runner import ExperimentError, run_experiment
 from ealstm.io import load_json
-from ealstm.training.checkpoint import list_checkpoints, load_checkpoint
+from ealstm.runs.checkpoint import list_checkpoints, load_checkpoint
 from tests.conftest import tiny_run_config
 
 CONFIGS = ("lstm_no_static_mse", "ealstm_nse")

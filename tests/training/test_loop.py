@@ -12,7 +12,7 @@ import xarray as xr
 from ealstm.config import load_run_config, parse_config
 from ealstm.errors import CheckpointError, TrainingDivergedError
 from ealstm.evaluation.run import evaluate_run
-from ealstm.training.checkpoint import list_checkpoints, load_checkpoint
+from ealstm.runs.checkpoint import list_checkpoints, load_checkpoint
 from ealstm.training.loop import train
 from tests.conftest import tiny_run_config
 
