@@ -89,7 +89,7 @@ def _key_value(item: str, flag: str) -> tuple[str, Path]:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from ealstm.training.search import load_search_config, run_search
+    from ealstm.experiment.search import load_search_config, run_search
 
     result = run_search(load_search_config(args.config, args.set), workers=args.workers,
                         threads_per_worker=args.threads_per_worker, progress=not args.no_progress)
@@ -101,7 +101,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 def _cmd_ungauged(args: argparse.Namespace) -> int:
     from ealstm.config import load_config
     from ealstm.io import load_json
-    from ealstm.training.search import run_ungauged
+    from ealstm.experiment.search import run_ungauged
 
     out = run_ungauged(load_config(args.config, args.set), k=args.k, fold_seed=args.fold_seed,
                        period=args.period, workers=args.workers,

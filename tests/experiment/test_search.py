@@ -12,8 +12,8 @@ from ealstm.config import load_config, load_run_config, parse_config
 from ealstm.data.camels_us import read_basin_list
 from ealstm.data.splits import basin_folds, fold_split
 from ealstm.errors import ConfigError
-from ealstm.training import search
-from ealstm.training.search import (
+from ealstm.experiment import search
+from ealstm.experiment.search import (
     PAPER_GRID,
     SearchConfig,
     grid_points,
