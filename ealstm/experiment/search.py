@@ -25,15 +25,12 @@ import copy
 import itertools
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 import xarray as xr
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -49,19 +46,19 @@ from ealstm.config import (
     read_yaml_mapping,
     validate_model,
 )
-from ealstm.data.cache import build_cache, load_basin_arrays, resolve_basins
+from ealstm.data.cache import load_basin_arrays, resolve_basins
 from ealstm.data.scaling import Scaler
 from ealstm.data.splits import basin_folds, fold_split, fold_table
 from ealstm.device import select_device
-from ealstm.errors import ConfigError, EalstmError
+from ealstm.errors import ConfigError, SearchError
 from ealstm.evaluation.metrics import evaluate_basins, summarize
 from ealstm.evaluation.predict import Simulation, predict_period
 from ealstm.evaluation.run import Evaluation, load_trained_model
+from ealstm.experiment.pool import Execution, run_tasks, task_threads
 from ealstm.experiment.runner import member_finished, run_member
 from ealstm.io import load_json, save_csv, save_json, save_netcdf, save_yaml, write_text
 from ealstm.progress import track
 from ealstm.runs.paths import RunPaths
-from ealstm.workers import run_in_processes
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +70,6 @@ SCORE_PERIOD = "train"  # held-out basins are scored on the calibration period
 HELDOUT = "heldout"
 _SECTIONS = ("data", "model", "train", "evaluation")
 _NOT_IN_GRID = ("data.basins", "data.basin_file")
-
-
-class SearchError(EalstmError, RuntimeError):
-    """Some trials failed; the message lists them (results of the others are written)."""
 
 
 class SearchConfig(BaseModel):
@@ -282,44 +275,31 @@ def trial_finished(trial: Trial) -> bool:
             and load_run_config(cfg.run_dir).to_dict() == cfg.to_dict())
 
 
-def _trial_task(trial: Trial, threads: int, progress: bool = False) -> str:
+def _trial_task(trial: Trial, execution: Execution, progress: bool = False) -> str:
     """Train (resume, or reuse) one trial and score its held-out basins, with a thread cap."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with task_threads(execution):
         cfg = parse_config(trial.raw)
         run_member(cfg, (), progress)
         ds = predict_heldout(cfg.run_dir, trial.heldout, trial.period, cfg.train.epochs)
         save_evaluation(ds, cfg.run_dir / HELDOUT, trial.period, epoch=cfg.train.epochs,
                         basins=list(trial.heldout))
         return str(cfg.run_dir)
-    finally:
-        torch.set_num_threads(previous)
 
 
-def run_trials(trials: list[Trial], workers: int = 1, threads_per_worker: int | None = None,
-               progress: bool = False) -> dict[str, str]:
-    """Run the unfinished trials (pool of ``workers``); return ``label -> error`` of failures."""
-    if workers < 1 or (threads_per_worker is not None and threads_per_worker < 1):
-        raise ConfigError("workers and threads_per_worker must be at least 1")
+def run_trials(trials: list[Trial], execution: Execution | None = None) -> dict[str, str]:
+    """Run the unfinished trials through the shared pool; return ``label -> error`` of failures."""
+    execution = execution or Execution()
+    execution.check()
     todo = [t for t in trials if not trial_finished(t)]
     log.info("%d trials, %d to train or score", len(trials), len(todo))
-    threads = threads_per_worker or max(1, _cpu_count() // workers)
-    if workers == 1 or len(todo) <= 1:
-        return _collect([(t.label, partial(_trial_task, t, threads, progress)) for t in todo])
+    if len(todo) <= 1 and not execution.scheduler:  # one trial: no process to spawn
+        execution = Execution(1, execution.threads_per_task(), None, execution.progress)
     data = [parse_config(t.raw).data for t in todo]
     data += [_heldout_data(d, t.heldout) for d, t in zip(data, todo, strict=True)]
-    for cfg in {d.model_dump_json(): d for d in data}.values():
-        build_cache(cfg)  # parse the raw files once, not once per worker
-    outcomes = run_in_processes({t.label: (_trial_task, (t, threads)) for t in todo},
-                                min(workers, len(todo)))
-    return _collect(track(outcomes, len(todo), "trials", progress, leave=True))
-
-
-def _cpu_count() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    outcomes = run_tasks({t.label: (_trial_task, (t, execution)) for t in todo}, execution, data)
+    per_trial = execution.workers > 1 or bool(execution.scheduler)  # serial: bars per epoch
+    return _collect(track(outcomes, len(todo), "trials", execution.progress and per_trial,
+                          leave=True))
 
 
 def _collect(outcomes: Any) -> dict[str, str]:
@@ -343,8 +323,7 @@ def _raise_failures(failures: dict[str, str], n_trials: int, what: str) -> None:
 # --- search -----------------------------------------------------------------------------------
 
 
-def run_search(cfg: SearchConfig, workers: int = 1, threads_per_worker: int | None = None,
-               progress: bool = False) -> SearchResult:
+def run_search(cfg: SearchConfig, execution: Execution | None = None) -> SearchResult:
     """Run (or continue) the search and write results, summary and ``best_config.yml``.
 
     Raises
@@ -360,7 +339,7 @@ def run_search(cfg: SearchConfig, workers: int = 1, threads_per_worker: int | No
     save_yaml(cfg.search_dir / "search.yml", cfg.to_dict())
     save_csv(cfg.search_dir / "folds.csv", fold_table(folds), index=False)
     every = [t for point in trials.values() for t in point]
-    failures = run_trials(every, workers, threads_per_worker, progress)
+    failures = run_trials(every, execution)
     points = grid_points(cfg.grid)
     results, summary = _tables(points, trials, failures, cfg.k)
     save_csv(cfg.search_dir / "results.csv", results, index=False)
@@ -411,8 +390,8 @@ def _write_best(cfg: SearchConfig, summary: pd.DataFrame, best: dict[str, Any]) 
 
 
 def run_ungauged(cfg: RunConfig | Path | str, k: int = 4, fold_seed: int = 0,
-                 period: str = "test", workers: int = 1, threads_per_worker: int | None = None,
-                 progress: bool = False, out_dir: Path | None = None) -> Path:
+                 period: str = "test", execution: Execution | None = None,
+                 out_dir: Path | None = None) -> Path:
     """Score every basin of one configuration once as ungauged (k-fold CV over basins).
 
     Fold ``i``'s model (``<out_dir>/fold<i>/``) is trained on the other folds' basins; the
@@ -434,7 +413,7 @@ def run_ungauged(cfg: RunConfig | Path | str, k: int = 4, fold_seed: int = 0,
     base = {key: v for key, v in cfg.to_dict().items() if key not in ("name", "runs_dir")}
     trials = [_trial(base, {}, folds, i, out, period) for i in range(k)]
     save_csv(out / "folds.csv", fold_table(folds), index=False)
-    _raise_failures(run_trials(trials, workers, threads_per_worker, progress), k,
+    _raise_failures(run_trials(trials, execution), k,
                     f"ungauged run {out}")
     parts = [xr.load_dataset(RunPaths(out / f"fold{i}" / HELDOUT).predictions(period))
              for i in range(k)]

@@ -22,8 +22,8 @@ from ealstm.data import archives
 from ealstm.data import download as dl
 from ealstm.data.archives import extract_archive
 from ealstm.data.download import download_dataset
-from ealstm.data.fetch import DownloadError, download_file
-from ealstm.errors import ConfigError, EalstmError
+from ealstm.data.fetch import download_file
+from ealstm.errors import ConfigError, DownloadError, EalstmError
 
 # --------------------------------------------------------------------------------------------
 # local HTTP server with Range support and switchable misbehaviour
