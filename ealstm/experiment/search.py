@@ -39,10 +39,11 @@ from ealstm.config import (
     DataConfig,
     RunConfig,
     _resolve_paths,
-    apply_overrides,
+    expand_config,
     load_config,
     load_run_config,
     parse_config,
+    parse_overrides,
     read_yaml_mapping,
     validate_model,
 )
@@ -164,23 +165,11 @@ def _slug(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9.+]+", "-", json.dumps(value, sort_keys=True)).strip("-")
 
 
-def _apply(base: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Copy of the raw config ``base`` with the dotted keys of ``params`` set."""
-    raw = copy.deepcopy(base)
-    for key, value in params.items():
-        *parents, leaf = key.split(".")
-        node = raw
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = copy.deepcopy(value)
-    return raw
-
-
 def _trial(base: dict[str, Any], params: dict[str, Any], folds: list[list[str]], fold: int,
            runs_dir: Path, period: str) -> Trial:
     """Run config of ``base`` + ``params`` on the training basins of split ``fold``."""
     train_basins, heldout = fold_split(folds, fold)
-    raw = _apply(base, params)
+    raw = expand_config(base, params)
     data = {k: v for k, v in (raw.get("data") or {}).items() if k != "basin_file"}
     raw = {"name": f"fold{fold}", "runs_dir": str(runs_dir), **raw,
            "data": {**data, "basins": train_basins}}
@@ -221,8 +210,8 @@ def load_search_config(path: Path, overrides: list[str] | None = None) -> Search
     if isinstance(raw.get("base"), dict):
         raw["base"] = _resolve_paths(raw["base"], folder)
     raw["grid"] = _flatten(raw.get("grid") or copy.deepcopy(PAPER_GRID))
-    cfg = validate_model(SearchConfig, apply_overrides(raw, list(overrides or [])), str(path),
-                         "search config")
+    raw = expand_config(raw, parse_overrides(overrides or []))
+    cfg = validate_model(SearchConfig, raw, str(path), "search config")
     plan_search(cfg)
     return cfg
 
@@ -376,7 +365,7 @@ def _heldout_nse(trial: Trial) -> pd.Series:
 def _write_best(cfg: SearchConfig, summary: pd.DataFrame, best: dict[str, Any]) -> Path:
     """Write the base config with the winning values as a run config for ``ealstm train``."""
     raw = {"name": f"{cfg.name}_best", "runs_dir": str(cfg.search_dir / "runs"),
-           **_apply(cfg.base, best)}
+           **expand_config(cfg.base, best)}
     run = parse_config(raw, source=f"best config of search {cfg.name!r}")
     header = (f"# Best of {len(summary)} grid points of search {cfg.name!r} ({cfg.k}-fold CV "
               f"over basins): {best}\n# pooled median NSE of the held-out basins "
