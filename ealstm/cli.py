@@ -308,7 +308,8 @@ def _add_analyze_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", type=Path)
     p.add_argument("--period", default="test", choices=["train", "validation", "test"])
     p.add_argument("--chunk", type=int, default=None,
-                   help="predicted days per sequence (default 1: exact seq-to-one gradients)")
+                   help="predicted days per sequence (default: as `ealstm evaluate`, i.e. 1 = "
+                   "exact seq-to-one gradients for the paper's models)")
     p.set_defaults(func=_cmd_sensitivity)
 
     p = a_sub.add_parser("embedding", help="EA-LSTM input-gate embedding and clustering")

@@ -45,14 +45,8 @@ from torch import nn
 from ealstm.analysis.robustness import save_png
 from ealstm.data.camels_us import read_gauge_locations
 from ealstm.errors import ConfigError
-from ealstm.evaluation.chunked import (
-    chunk_plan,
-    clean_inputs,
-    gather_windows,
-    invalid_days,
-    period_inputs,
-    sequence_batches,
-)
+from ealstm.evaluation.chunked import map_chunks, period_inputs
+from ealstm.evaluation.predict import resolve_chunk
 from ealstm.evaluation.run import TrainedRun, load_run
 from ealstm.io import save_csv, save_json
 from ealstm.progress import track
@@ -214,22 +208,12 @@ def day_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor, warmup
         ``[B, T, S]`` on ``x_d``'s device; NaN where the day is not simulated (first
         ``warmup`` days, non-finite inputs in its sequence).
     """
-    n_rows, n_times, _ = x_d.shape
-    invalid = invalid_days(x_d, x_s, warmup, chunk)
-    inputs, statics = clean_inputs(x_d, x_s, next(model.parameters()).device)
-    out = torch.full((n_rows, n_times, x_s.shape[1]), float("nan"), dtype=x_d.dtype,
-                     device=inputs.device)
-    plan = chunk_plan(n_times, warmup, chunk)
-    for rows, starts, n_pred in sequence_batches(n_rows, plan, warmup,
-                                                 max(1, batch_steps // chunk)):
-        rows, starts = rows.to(inputs.device), starts.to(inputs.device)
-        windows = gather_windows(inputs, rows, starts, warmup, n_pred)
-        grads = output_gradients(model, windows, statics[rows], n_pred,
-                                 max(1, batch_steps // (warmup + n_pred)))
-        days = starts[:, None] + torch.arange(n_pred, device=inputs.device)
-        out[rows[:, None], days] = grads.to(out.dtype)
-    out[invalid.to(out.device)] = float("nan")
-    return out.to(x_d.device)
+    def gradients(windows: torch.Tensor, statics: torch.Tensor | None, n_pred: int) -> torch.Tensor:
+        return output_gradients(model, windows, statics, n_pred,
+                                max(1, batch_steps // (warmup + n_pred)))
+
+    return map_chunks(gradients, x_d, x_s, warmup, chunk, max(1, batch_steps // chunk),
+                      next(model.parameters()).device, tail=(x_s.shape[1],))
 
 
 def basin_sensitivities(run: TrainedRun, period: str, chunk: int,
@@ -373,7 +357,9 @@ def sensitivity(run_dir: Path, period: str = "test", chunk: int | None = None,
     period
         ``train``, ``validation`` or ``test``.
     chunk
-        ``None`` or 1: gradient of each day's seq-to-one prediction (the paper). ``> 1``:
+        ``None``: the run's evaluation chunk (:func:`~ealstm.evaluation.predict.resolve_chunk`;
+        1 for the paper's seq-to-one models). 1: gradient of each day's seq-to-one prediction
+        (the paper). ``> 1``:
         gradients of the chunked simulation's days (about ``(warmup + chunk) / (warmup + 1)``
         times the cost of 1: no cheaper in reverse mode).
     epoch, device
@@ -390,9 +376,7 @@ def sensitivity(run_dir: Path, period: str = "test", chunk: int | None = None,
     start = time.perf_counter()
     run = load_run(Path(run_dir), epoch, device)
     _require_statics(run)
-    chunk = 1 if chunk is None else int(chunk)
-    if chunk < 1:
-        raise ConfigError(f"chunk must be >= 1 predicted day (1 = seq-to-one), got {chunk}")
+    chunk = resolve_chunk(chunk, run.cfg)
     gradient_start = time.perf_counter()
     gradients, n_days = basin_sensitivities(run, period, chunk, batch_steps)
     gradient_time = time.perf_counter() - gradient_start
