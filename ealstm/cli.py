@@ -144,7 +144,7 @@ def _cmd_embedding(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_synthetic(args: argparse.Namespace) -> int:
-    from ealstm.data.demo import generate_demo_data
+    from ealstm.data.synthetic.demo import generate_demo_data
 
     path = generate_demo_data(args.out, n_basins=args.basins, seed=args.seed)
     print(f"synthetic CAMELS-US data written to {path}")
@@ -152,7 +152,7 @@ def _cmd_data_synthetic(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_download(args: argparse.Namespace) -> int:
-    from ealstm.data.download import download_dataset, format_sources, parse_sha256_args
+    from ealstm.data.acquire.download import download_dataset, format_sources, parse_sha256_args
 
     if args.list or args.name is None:
         print(format_sources())

@@ -43,7 +43,11 @@ PAPER_ATTRIBUTES = (
 )  # fmt: skip
 PERIOD_NAMES = ("train", "validation", "test")
 _Model = TypeVar("_Model", bound=BaseModel)
+#: The names of the registries, validated here and keyed by them there (the one list each):
+#: readers in :data:`ealstm.data.readers.datasets.DATASETS`, losses in
+#: :data:`ealstm.training.losses.LOSSES`.
 DATASET_NAMES = ("camels_us", "caravan", "generic")
+LOSS_NAMES = ("mse", "nse_star")
 #: Target column of each data set when ``data.target`` is not given (all in mm/day).
 DEFAULT_TARGETS = {"camels_us": "qobs", "caravan": "streamflow", "generic": "qobs"}
 
@@ -85,7 +89,7 @@ class Period(_Frozen):
 class DataConfig(_Frozen):
     """Where the data is and which part of it a run uses.
 
-    ``dataset`` picks the reader (:data:`ealstm.data.datasets.DATASETS`):
+    ``dataset`` picks the reader (:data:`ealstm.data.readers.datasets.DATASETS`):
 
     * ``camels_us``: the NCAR CAMELS-US layout; ``forcings`` picks the forcing product and
       ``target`` can only be ``qobs`` (USGS discharge converted to mm/day).
@@ -253,7 +257,7 @@ class ModelConfig(_Frozen):
 class TrainConfig(_Frozen):
     """Optimisation settings; the defaults are those of the paper's code."""
 
-    loss: Literal["mse", "nse_star"] = "nse_star"
+    loss: Literal[LOSS_NAMES] = "nse_star"  # type: ignore[valid-type]
     nse_eps: float = Field(0.1, gt=0.0)
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(256, ge=1)

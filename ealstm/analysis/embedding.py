@@ -45,7 +45,7 @@ from ealstm.analysis.clustering import (
     variance_reduction_table,
 )
 from ealstm.analysis.maps import align_labels, attribute_label, draw_basemap
-from ealstm.data.camels_us import read_attributes, read_gauge_locations
+from ealstm.data.readers.camels_us import read_attributes, read_gauge_locations
 from ealstm.errors import ConfigError
 from ealstm.evaluation.run import TrainedRun, load_run
 from ealstm.io import atomic_path, save_csv, save_netcdf

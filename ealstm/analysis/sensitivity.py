@@ -43,7 +43,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ealstm.analysis.robustness import save_png
-from ealstm.data.camels_us import read_gauge_locations
+from ealstm.data.readers.camels_us import read_gauge_locations
 from ealstm.errors import ConfigError
 from ealstm.evaluation.chunked import map_chunks, period_inputs
 from ealstm.evaluation.predict import resolve_chunk

@@ -60,7 +60,7 @@ from ealstm.analysis.flow_signatures import (
     zero_q_freq,
 )
 from ealstm.config import Period
-from ealstm.data.camels_us import read_attributes, read_forcings, read_streamflow
+from ealstm.data.readers.camels_us import read_attributes, read_forcings, read_streamflow
 from ealstm.errors import ConfigError, NoValidDataError
 
 __all__ = [
@@ -241,7 +241,7 @@ def basin_signatures(data_dir: Path, basins: Sequence[str], product: str,
     Parameters
     ----------
     data_dir : Path
-        Root of the CAMELS-US data (see :mod:`ealstm.data.camels_us`).
+        Root of the CAMELS-US data (see :mod:`ealstm.data.readers.camels_us`).
     basins : sequence of str
         8-digit gauge ids.
     product : str
@@ -253,8 +253,9 @@ def basin_signatures(data_dir: Path, basins: Sequence[str], product: str,
     area : {"gages2", "geospa_fabric", "forcing"}, default "gages2"
         Basin area that turns ft^3/s into mm/day: the ``camels_topo.txt`` column
         ``area_gages2`` (what ``camels_hydro.txt`` used), ``area_geospa_fabric``, or the
-        forcing-file header (what :func:`~ealstm.data.camels_us.read_streamflow` and the model
-        target use). It scales ``q_mean``, ``q5``, ``q95`` and ``runoff_ratio`` only.
+        forcing-file header (what
+        :func:`~ealstm.data.readers.camels_us.read_streamflow` and the model target use).
+        It scales ``q_mean``, ``q5``, ``q95`` and ``runoff_ratio`` only.
     errors : {"raise", "nan"}, default "raise"
         An undefined signature raises (naming basin and signature) or becomes NaN.
     max_missing : float, default 0.0502

@@ -1,6 +1,6 @@
 """The in-memory form of a data set: :class:`BasinArrays`, the seam between data and models.
 
-Every reader (:mod:`ealstm.data.datasets`) ends in these arrays, the cache
+Every reader (:mod:`ealstm.data.readers.datasets`) ends in these arrays, the cache
 (:mod:`ealstm.data.cache`) stores them, and scaling, windows, training, evaluation and the
 analyses consume them. Kept in its own module so that consumers need not import the cache.
 """

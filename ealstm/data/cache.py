@@ -1,7 +1,8 @@
 """Raw data files -> :class:`BasinArrays`, cached as one netCDF file per data config.
 
 The raw files are read through the reader of ``cfg.dataset`` in
-:data:`ealstm.data.datasets.DATASETS` (CAMELS-US, Caravan or the generic layout). Parsing a few
+:data:`ealstm.data.readers.datasets.DATASETS` (CAMELS-US, Caravan or the generic layout).
+Parsing a few
 hundred basins takes a while, so the aligned arrays are written once to
 ``<cache_dir>/<dataset>_<key>.nc`` where ``key`` is a hash of the fields of
 :class:`~ealstm.config.DataConfig` that change the arrays (data set, data folder, forcing
@@ -32,7 +33,7 @@ import xarray as xr
 from ealstm.config import PERIOD_NAMES, DataConfig
 from ealstm.data import raw_files
 from ealstm.data.arrays import COVERAGE_COLUMNS, BasinArrays, span_text
-from ealstm.data.datasets import get_dataset
+from ealstm.data.readers.datasets import get_dataset
 from ealstm.data.validation import check_statics, clean_basin
 from ealstm.errors import ConfigError
 from ealstm.io import atomic_checked_path, remove_orphan_tmp_files, verify_checksum

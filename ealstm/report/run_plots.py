@@ -71,7 +71,7 @@ def precipitation(cfg: DataConfig, basin: str) -> pd.Series | None:
     (``prcp`` of CAMELS-US, ``total_precipitation_sum`` of Caravan); None when there is none
     or when the run's data cannot be found (a warning says why).
     """
-    from ealstm.data.datasets import read_basin
+    from ealstm.data.readers.datasets import read_basin
 
     column = next((c for c in cfg.dynamic_inputs if PRECIPITATION.match(c)), None)
     if column is None:
@@ -171,8 +171,8 @@ def basin_locations(cfg: DataConfig, basins: list[str]) -> pd.DataFrame:
     ConfigError
         The data set has no ``gauge_lat``/``gauge_lon`` for these basins.
     """
-    from ealstm.data import caravan, generic
-    from ealstm.data.camels_us import read_gauge_locations
+    from ealstm.data.readers import caravan, generic
+    from ealstm.data.readers.camels_us import read_gauge_locations
 
     try:
         if cfg.dataset == "camels_us":

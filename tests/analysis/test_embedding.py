@@ -237,7 +237,7 @@ def test_embedding_separates_generating_classes_at_least_as_well_as_raw_attribut
     model also learns within-class differences, but stayed above the raw attributes in all 13
     configurations tried.
     """
-    from ealstm.data.demo import generate_demo_data
+    from ealstm.data.synthetic.demo import generate_demo_data
 
     data = generate_demo_data(tmp_path / "data", n_basins=12, start="1997-10-01",
                               end="2001-09-30", seed=0)

@@ -18,7 +18,7 @@ from ealstm.analysis.signatures import (
     basin_signatures,
     compute_signatures,
 )
-from ealstm.data.camels_us import read_attributes, read_basin_list, read_forcings
+from ealstm.data.readers.camels_us import read_attributes, read_basin_list, read_forcings
 from ealstm.errors import BasinDataError, ConfigError, NoValidDataError
 
 CAMELS_HYDRO_COLUMNS = (

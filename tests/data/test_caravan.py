@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from ealstm.config import DataConfig, Period, parse_config
-from ealstm.data import caravan
 from ealstm.data.cache import cache_key, date_axis, load_basin_arrays, resolve_basins
-from ealstm.data.datasets import DATASETS, list_basins, read_basin, read_statics
+from ealstm.data.readers import caravan
+from ealstm.data.readers.datasets import DATASETS, list_basins, read_basin, read_statics
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
 
 INPUTS = ("total_precipitation_sum", "temperature_2m_mean", "potential_evaporation_sum")

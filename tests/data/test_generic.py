@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from ealstm.config import DataConfig, Period, parse_config
-from ealstm.data import generic
 from ealstm.data.cache import load_basin_arrays, resolve_basins
-from ealstm.data.datasets import read_basin, read_statics
+from ealstm.data.readers import generic
+from ealstm.data.readers.datasets import read_basin, read_statics
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
 
 INPUTS = ("precip", "temp", "pet")

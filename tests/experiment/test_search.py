@@ -9,7 +9,7 @@ import xarray as xr
 import yaml
 
 from ealstm.config import load_config, load_run_config, parse_config
-from ealstm.data.camels_us import read_basin_list
+from ealstm.data.readers.camels_us import read_basin_list
 from ealstm.data.splits import basin_folds, fold_split
 from ealstm.errors import ConfigError, SearchError
 from ealstm.experiment import search

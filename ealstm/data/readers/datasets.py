@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ealstm.config import DataConfig
-from ealstm.data import camels_us, caravan, generic
+from ealstm.data.readers import camels_us, caravan, generic
 from ealstm.errors import ConfigError, DataNotFoundError
 
 

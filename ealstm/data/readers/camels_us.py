@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ealstm.data import generic, validation
+from ealstm.data import validation
+from ealstm.data.readers import generic
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
 
 #: Forcing product (folder under ``basin_mean_forcing``) -> tag in the file names.

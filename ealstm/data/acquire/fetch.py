@@ -1,6 +1,6 @@
 """Resumable HTTP download of one file, verified against its SHA-256.
 
-The transfer layer of :mod:`ealstm.data.download`, kept apart from the data-set catalogue so
+The transfer layer of :mod:`ealstm.data.acquire.download`, kept apart from the data-set catalogue so
 that it can be used (and tested) on its own: :func:`download_file` streams a URL to
 ``<dest>.part``, resumes an interrupted transfer with an HTTP ``Range`` request, checks the
 SHA-256 and only then renames the file onto ``dest``. :class:`DownloadError` is the error of

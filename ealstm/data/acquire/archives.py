@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from ealstm.data.fetch import check_free_space
+from ealstm.data.acquire.fetch import check_free_space
 from ealstm.errors import DataNotFoundError, DownloadError
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
