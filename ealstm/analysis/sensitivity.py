@@ -43,7 +43,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ealstm.analysis.robustness import save_png
-from ealstm.data.readers.camels_us import read_gauge_locations
+from ealstm.data.readers.datasets import read_locations
 from ealstm.errors import ConfigError
 from ealstm.evaluation.chunked import map_chunks, period_inputs
 from ealstm.evaluation.predict import resolve_chunk
@@ -329,7 +329,7 @@ def _color(k: int, n: int) -> tuple[float, ...]:
 def _locations(run: TrainedRun, gradients: pd.DataFrame) -> pd.DataFrame:
     """``lat, lon, attribute`` of each basin with gradients (camels_topo coordinates)."""
     valid = gradients.dropna(how="all")
-    locations = read_gauge_locations(run.cfg.data.data_dir, list(valid.index))
+    locations = read_locations(run.cfg.data, list(valid.index))
     most = locations[["lat", "lon"]].copy()
     most["attribute"] = valid.idxmax(axis=1).to_numpy()
     most.index.name = "basin"
