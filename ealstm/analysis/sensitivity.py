@@ -23,25 +23,21 @@ cartographic boundaries 2017 (public domain) via the ``us-atlas`` 3.0.1 TopoJSON
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from matplotlib import colormaps
-from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from torch import nn
 
+from ealstm.analysis.maps import draw_basemap
 from ealstm.analysis.robustness import save_png
 from ealstm.data.readers.datasets import read_locations
 from ealstm.errors import ConfigError
@@ -56,10 +52,6 @@ log = logging.getLogger(__name__)
 #: Sequence steps per forward/backward pass; the backward pass keeps every step's state, so
 #: this is smaller than for simulation (about 340 MB at 256 hidden units).
 DEFAULT_GRADIENT_BATCH_STEPS = 2**16
-#: Lon/lat extent of the map: the conterminous US.
-CONUS_EXTENT = (-125.0, -66.5, 24.0, 50.0)
-#: Resource with the state outlines (see the module docstring).
-STATES_RESOURCE = "us_states_conus.json"
 #: Names of the static attributes in the paper's Table 4.
 ATTRIBUTE_LABELS = {
     "p_mean": "Mean precipitation", "aridity": "Aridity", "area_gages2": "Area",
@@ -273,30 +265,6 @@ def rank_attributes(gradients: pd.DataFrame) -> pd.DataFrame:
                          "score": score[order]})
 
 
-def state_outlines() -> list[np.ndarray] | None:
-    """Polylines ``[n, 2]`` (lon, lat) of the CONUS state outlines; None without the resource."""
-    try:
-        text = resources.files("ealstm.analysis").joinpath(STATES_RESOURCE).read_text("utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):
-        return None
-    return [np.asarray(line, dtype=np.float64).reshape(-1, 2)
-            for line in json.loads(text)["lines"]]
-
-
-def draw_conus(ax: Axes) -> str:
-    """Draw the CONUS map frame (state outlines if available) on ``ax``; return which."""
-    lines = state_outlines()
-    if lines is not None:
-        ax.add_collection(LineCollection(lines, colors="0.55", linewidths=0.5, zorder=1))
-    west, east, south, north = CONUS_EXTENT
-    ax.set_xlim(west, east)
-    ax.set_ylim(south, north)
-    ax.set_aspect(1.0 / math.cos(math.radians((south + north) / 2)))
-    ax.set_xlabel("longitude (deg)")
-    ax.set_ylabel("latitude (deg)")
-    return "us-states" if lines is not None else "lonlat-frame"
-
-
 def plot_sensitivity_map(most: pd.DataFrame, ranking: pd.DataFrame, path: Path) -> str:
     """Map of the most sensitive attribute per basin (Fig. 7); return the background used.
 
@@ -305,7 +273,7 @@ def plot_sensitivity_map(most: pd.DataFrame, ranking: pd.DataFrame, path: Path) 
     """
     fig = Figure(figsize=(11, 5.5))
     ax = fig.subplots()
-    background = draw_conus(ax)
+    background = draw_basemap(ax, most["lon"].to_numpy(), most["lat"].to_numpy())
     present = [a for a in ranking["attribute"] if (most["attribute"] == a).any()]
     for k, attribute in enumerate(present):
         rows = most[most["attribute"] == attribute]
