@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
+import xarray as xr
 from torch import nn
 
 from ealstm.config import ModelConfig, RunConfig, load_run_config
@@ -95,9 +97,21 @@ def evaluate_run(run_dir: Path, period: str = "test", epoch: int | None = None,
     predictions = predict_period(run.model, run.scaled, run.scaler, cfg.data.period(period),
                                  Simulation.of(cfg), run.device, progress=True)
     predictions.attrs.update(run=str(paths.root), epoch=run.epoch, period=period)
-    save_netcdf(paths.predictions(period, tag), predictions)
-    table = evaluate_basins(predictions["qobs"], predictions["qsim"])
+    return save_evaluation(predictions, paths.root, period, tag, epoch=run.epoch)
+
+
+def save_evaluation(ds: xr.Dataset, folder: Path, period: str, tag: str = "",
+                    **info: Any) -> Evaluation:
+    """Score ``ds`` (``qobs``, ``qsim``) and write predictions, metrics and summary to ``folder``.
+
+    The one writer of evaluation results: runs (:func:`evaluate_run`), ensembles, held-out
+    basins of a search trial and ungauged folds all leave the same three files
+    (:class:`~ealstm.runs.paths.RunPaths`); ``info`` goes into the summary after ``period``.
+    """
+    paths = RunPaths(Path(folder))
+    save_netcdf(paths.predictions(period, tag), ds)
+    table = evaluate_basins(ds["qobs"], ds["qsim"])
     save_csv(paths.metrics(period, tag), table)
-    summary = {"period": period, "epoch": run.epoch, **summarize(table["nse"])}
+    summary = {"period": period, **info, **summarize(table["nse"])}
     save_json(paths.summary(period, tag), summary)
     return Evaluation(paths.predictions(period, tag), paths.metrics(period, tag), summary, table)

@@ -15,10 +15,8 @@ import xarray as xr
 import yaml
 
 from ealstm.errors import CheckpointError, DataNotFoundError
-from ealstm.evaluation.metrics import evaluate_basins, summarize
-from ealstm.evaluation.run import Evaluation
+from ealstm.evaluation.run import Evaluation, save_evaluation
 from ealstm.experiment.config import RESERVED_NAMES
-from ealstm.io import save_csv, save_json, save_netcdf
 from ealstm.runs.paths import RunPaths
 
 #: Member label of the ensemble mean in :func:`collect_metrics`.
@@ -56,14 +54,8 @@ def build_ensembles(experiment_dir: Path, configuration: str, period: str = "tes
                                 f"{folder}; run the experiment first")
     members = [xr.load_dataset(RunPaths(folder / f"seed{s}").predictions(period)) for s in seeds]
     ensemble = _ensemble_dataset(members, seeds, configuration, period)
-    paths = RunPaths(folder / ENSEMBLE)
-    save_netcdf(paths.predictions(period), ensemble)
-    table = evaluate_basins(ensemble["qobs"], ensemble["qsim"])
-    save_csv(paths.metrics(period), table)
-    summary = {"period": period, "configuration": configuration, "seeds": seeds,
-               "n_members": len(seeds), **summarize(table["nse"])}
-    save_json(paths.summary(period), summary)
-    return Evaluation(paths.predictions(period), paths.metrics(period), summary, table)
+    return save_evaluation(ensemble, folder / ENSEMBLE, period, configuration=configuration,
+                           seeds=seeds, n_members=len(seeds))
 
 
 def _evaluated_seeds(folder: Path, period: str) -> list[int]:

@@ -52,12 +52,11 @@ from ealstm.data.scaling import Scaler
 from ealstm.data.splits import basin_folds, fold_split, fold_table
 from ealstm.device import select_device
 from ealstm.errors import ConfigError, SearchError
-from ealstm.evaluation.metrics import evaluate_basins, summarize
 from ealstm.evaluation.predict import Simulation, predict_period
-from ealstm.evaluation.run import Evaluation, load_trained_model
+from ealstm.evaluation.run import load_trained_model, save_evaluation
 from ealstm.experiment.pool import Execution, run_tasks, task_threads
 from ealstm.experiment.runner import member_finished, run_member
-from ealstm.io import load_json, save_csv, save_json, save_netcdf, save_yaml, write_text
+from ealstm.io import load_json, save_csv, save_yaml, write_text
 from ealstm.progress import track
 from ealstm.runs.paths import RunPaths
 
@@ -240,17 +239,6 @@ def predict_heldout(run_dir: Path, basins: tuple[str, ...], period: str,
 def _heldout_data(data: DataConfig, basins: tuple[str, ...]) -> DataConfig:
     return DataConfig.model_validate({**data.model_dump(), "basins": list(basins),
                                       "basin_file": None})
-
-
-def save_evaluation(ds: xr.Dataset, folder: Path, period: str, **info: Any) -> Evaluation:
-    """Write ``ds`` and its per-basin metrics and summary (with ``info``) into ``folder``."""
-    paths = RunPaths(Path(folder))
-    save_netcdf(paths.predictions(period), ds)
-    table = evaluate_basins(ds["qobs"], ds["qsim"])
-    save_csv(paths.metrics(period), table)
-    summary = {"period": period, **info, **summarize(table["nse"])}
-    save_json(paths.summary(period), summary)
-    return Evaluation(paths.predictions(period), paths.metrics(period), summary, table)
 
 
 def trial_finished(trial: Trial) -> bool:
