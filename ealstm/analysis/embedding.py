@@ -404,7 +404,7 @@ def embedding_analysis(run_dir: Path, ks: Iterable[int] = DEFAULT_KS, n_init: in
         Everything computed; the files are in ``run_dir/analysis/embedding/``.
     """
     run = load_run(Path(run_dir), epoch, device)
-    out = run.paths.root / "analysis" / "embedding"
+    out = run.paths.analysis("embedding")
     embedding = input_gate_embedding(run)
     scores, notes = _cluster_both(run, embedding, ks, n_init, seed)
     best = {name: best_k(s) for name, s in scores.items()}

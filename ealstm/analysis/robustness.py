@@ -381,7 +381,7 @@ def _meta(run: TrainedRun, period: str, sigmas: tuple[float, ...], n_draws: int,
 def _write(run: TrainedRun, nse: xr.DataArray, summary: pd.DataFrame,
            meta: dict) -> dict[str, Path]:
     """Write ``nse.nc``, ``summary.csv``, ``nse_vs_sigma.png`` and ``meta.json`` atomically."""
-    out = run.paths.root / "analysis" / "robustness"
+    out = run.paths.analysis("robustness")
     files = {"nse": out / "nse.nc", "summary": out / "summary.csv",
              "plot": out / "nse_vs_sigma.png", "meta": out / "meta.json"}
     save_netcdf(files["nse"], nse.to_dataset())

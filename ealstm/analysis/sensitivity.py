@@ -350,7 +350,7 @@ def sensitivity(run_dir: Path, period: str = "test", chunk: int | None = None,
     gradient_time = time.perf_counter() - gradient_start
     ranking = rank_attributes(gradients)
     most = _locations(run, gradients)
-    out = run.paths.root / "analysis" / "sensitivity"
+    out = run.paths.analysis("sensitivity")
     files = {"gradients": out / "gradients.csv", "ranking": out / "ranking.csv",
              "most_sensitive": out / "most_sensitive.csv", "map": out / "map.png",
              "meta": out / "meta.json"}

@@ -40,6 +40,7 @@ from ealstm.config import (
     validate_model,
 )
 from ealstm.errors import ConfigError
+from ealstm.runs.paths import RESERVED_NAMES
 
 _LSTM_NO_STATIC = {"name": "lstm", "use_static": False}
 _LSTM_STATIC = {"name": "lstm", "use_static": True}
@@ -54,7 +55,6 @@ PAPER_CONFIGURATIONS: dict[str, dict[str, Any]] = {
 #: The paper's eight random seeds.
 PAPER_SEEDS = (111, 222, 333, 444, 555, 666, 777, 888)
 #: Folders of an experiment directory that are not configurations.
-RESERVED_NAMES = ("tables", "report", "experiment.yml")
 _NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 

@@ -12,16 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-import yaml
 
 from ealstm.errors import CheckpointError, DataNotFoundError
 from ealstm.evaluation.run import Evaluation, save_evaluation
-from ealstm.experiment.config import RESERVED_NAMES
-from ealstm.runs.paths import RunPaths
-
-#: Member label of the ensemble mean in :func:`collect_metrics`.
-ENSEMBLE = "ensemble"
-
+from ealstm.runs.paths import ENSEMBLE, ExperimentPaths, RunPaths
 
 
 def build_ensembles(experiment_dir: Path, configuration: str, period: str = "test",
@@ -59,9 +53,8 @@ def build_ensembles(experiment_dir: Path, configuration: str, period: str = "tes
 
 
 def _evaluated_seeds(folder: Path, period: str) -> list[int]:
-    found = [p for p in folder.glob("seed*") if p.name[4:].lstrip("-").isdigit()]
-    return [int(p.name[4:]) for p in found
-            if RunPaths(p).predictions(period).is_file() and RunPaths(p).metrics(period).is_file()]
+    seeds = ExperimentPaths(folder.parent).seeds(folder.name, period)
+    return [s for s, p in seeds.items() if RunPaths(p).predictions(period).is_file()]
 
 
 def _ensemble_dataset(members: list[xr.Dataset], seeds: list[int], configuration: str,
@@ -107,11 +100,7 @@ def collect_metrics(experiment_dir: Path, period: str = "test") -> pd.DataFrame:
 
 
 def _configuration_names(experiment_dir: Path) -> list[str]:
-    spec = experiment_dir / "experiment.yml"
-    if spec.is_file():
-        return list(yaml.safe_load(spec.read_text(encoding="utf-8"))["configurations"])
-    return sorted(p.name for p in experiment_dir.iterdir()
-                  if p.is_dir() and p.name not in RESERVED_NAMES)
+    return ExperimentPaths(experiment_dir).configurations()
 
 
 def _metric_files(folder: Path, period: str) -> list[tuple[str, Path]]:
