@@ -181,6 +181,7 @@ def test_variance_reduction_handles_nan_explicitly_and_aligns_series_labels():
 
 
 # --------------------------------------------------------------------------- driver
+@pytest.mark.slow
 def test_embedding_analysis_writes_every_artifact(tiny_ealstm_run, tmp_path):
     run_dir = Path(shutil.copytree(tiny_ealstm_run, tmp_path / "run"))
     result = embedding_analysis(run_dir, ks=(2, 3, 7), n_init=3, seed=0)

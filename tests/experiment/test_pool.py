@@ -36,6 +36,7 @@ def test_serial_tasks_run_here_with_the_progress_flag():
     assert list(run_tasks({}, Execution(workers=4))) == []
 
 
+@pytest.mark.slow
 def test_process_pool_gives_the_same_results_and_isolates_a_dying_task():
     tasks = {1: (power, (2, 10)), 2: (die, ()), 3: (power, (5, 2))}
     outcomes = dict(run_tasks(tasks, Execution(workers=2, threads=1, progress=True)))

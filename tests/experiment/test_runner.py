@@ -131,6 +131,7 @@ def test_partially_trained_member_is_resumed_exactly(demo_camels, cache_dir, tmp
     assert summary["epoch"] == 2
 
 
+@pytest.mark.slow
 def test_two_workers_give_bit_identical_members(finished, demo_camels, cache_dir, tmp_path):
     exp = tiny_experiment(demo_camels, tmp_path / "parallel", cache_dir)
     run_experiment(exp, Execution(workers=2, threads=1))
@@ -169,6 +170,7 @@ def _dies_for_seed_222(raw, *args):
     return runner._member_task(raw, *args)
 
 
+@pytest.mark.slow
 def test_dying_worker_fails_only_its_member_and_is_retried(finished, demo_camels, cache_dir,
                                                           tmp_path, monkeypatch):
     exp = tiny_experiment(demo_camels, tmp_path / "dying", cache_dir,
