@@ -153,7 +153,10 @@ def load_signatures(run: TrainedRun,
         The loaded run.
     signatures
         ``None``: the 13 :data:`~ealstm.analysis.clustering.SIGNATURES` of ``camels_hydro.txt``
-        in the run's ``data_dir``; a sequence of names: those attribute columns; a DataFrame
+        in the run's attributes, or, for data sets without them (Caravan, generic), computed
+        from the data set's discharge and precipitation
+        (:func:`~ealstm.analysis.signatures.run_signatures`); a sequence of names: those
+        attribute columns; a DataFrame
         indexed by gauge id: used as given (basins it lacks become NaN rows, logged).
     """
     basins = list(run.scaled.basins)

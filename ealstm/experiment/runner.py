@@ -18,7 +18,7 @@ another in this process; ``workers=N`` runs up to N at once, each in its own ``s
 fails only its member, which has no final checkpoint and is retried on the next run.
 Each member uses ``Execution.threads`` torch threads (default
 ``max(1, cpu_count // workers)``). A member depends only on its config and the thread count, so
-``workers=1`` and ``workers=N`` with the same ``threads_per_worker`` give bit-identical members.
+``workers=1`` and ``workers=N`` with the same ``threads`` give bit-identical members.
 
 Cluster (Dask)
 --------------
@@ -30,7 +30,8 @@ With ``scheduler="tcp://host:8786"`` the members go to a ``dask.distributed`` cl
 
 Workers need ``ealstm`` installed and must see the data, the cache and the experiment folder
 under the same paths (shared file system). Set ``workers`` to the members a machine runs at once
-(``--nworkers``), or ``threads_per_worker``, so that torch threads match its cores. A member runs
+(``--nworkers``), or ``Execution.threads`` (``--threads-per-worker``), so that torch threads
+match its cores. A member runs
 on one device (``train.device``); with several GPUs per machine start one worker per GPU with
 ``CUDA_VISIBLE_DEVICES`` set. Data-parallel training of one member across several GPUs or
 machines is **not implemented**: the parallelism is across members only.
