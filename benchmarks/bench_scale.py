@@ -1,7 +1,8 @@
 """Scale benchmark: data, training memory and evaluation time at the paper's size (531 basins).
 
 The real CAMELS-US data set is not available offline, so a synthetic 531-basin CAMELS-US tree
-stands in for it (:func:`ealstm.data.demo.generate_demo_data`, 1988-10-01..2008-09-30; same
+stands in for it (:func:`ealstm.data.synthetic.demo.generate_demo_data`,
+1988-10-01..2008-09-30; same
 layout, file formats and sizes per basin as the NCAR download). Model: EA-LSTM, hidden 256,
 5 dynamic + 27 static inputs, randomly initialised (timing and memory do not depend on the
 weights). Three phases, each in a fresh child process so that its peak RSS is its own:
@@ -60,7 +61,8 @@ from _machine import cpu_name  # noqa: E402
 
 from ealstm.config import RunConfig, parse_config  # noqa: E402
 from ealstm.data.cache import build_cache, load_basin_arrays  # noqa: E402
-from ealstm.data.demo import generate_demo_data  # noqa: E402
+from ealstm.data.prepare import prepare_data  # noqa: E402
+from ealstm.data.synthetic.demo import generate_demo_data  # noqa: E402
 from ealstm.data.windows import (  # noqa: E402
     SampleIndex,
     gather_batch,
@@ -72,7 +74,6 @@ from ealstm.data.windows import (  # noqa: E402
 from ealstm.evaluation.chunked import model_steps  # noqa: E402
 from ealstm.evaluation.predict import Simulation, simulate  # noqa: E402
 from ealstm.models import EALSTM, build_model  # noqa: E402
-from ealstm.training.loop import prepare_data  # noqa: E402
 from ealstm.training.losses import LOSSES  # noqa: E402
 
 GEN_START, GEN_END = "1988-10-01", "2008-09-30"

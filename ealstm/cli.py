@@ -57,8 +57,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     from ealstm.experiment.runner import run_experiment
 
     exp = load_experiment_config(args.config, args.set)
-    root = run_experiment(exp, workers=args.workers, threads_per_worker=args.threads_per_worker,
-                          progress=not args.no_progress, scheduler=args.scheduler)
+    root = run_experiment(exp, _execution(args))
     print(f"experiment: {root}")
     if not args.no_report:
         _write_report(root, exp.periods[0], {})
@@ -89,10 +88,9 @@ def _key_value(item: str, flag: str) -> tuple[str, Path]:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from ealstm.training.search import load_search_config, run_search
+    from ealstm.experiment.search import load_search_config, run_search
 
-    result = run_search(load_search_config(args.config, args.set), workers=args.workers,
-                        threads_per_worker=args.threads_per_worker, progress=not args.no_progress)
+    result = run_search(load_search_config(args.config, args.set), _execution(args))
     print(result.summary.head(10).to_string(index=False))
     print(f"best: {result.best}\n  config: {result.best_config}")
     return 0
@@ -100,13 +98,11 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
 def _cmd_ungauged(args: argparse.Namespace) -> int:
     from ealstm.config import load_config
+    from ealstm.experiment.search import run_ungauged
     from ealstm.io import load_json
-    from ealstm.training.search import run_ungauged
 
     out = run_ungauged(load_config(args.config, args.set), k=args.k, fold_seed=args.fold_seed,
-                       period=args.period, workers=args.workers,
-                       threads_per_worker=args.threads_per_worker,
-                       progress=not args.no_progress, out_dir=args.out)
+                       period=args.period, execution=_execution(args), out_dir=args.out)
     summary = load_json(out / f"summary_{args.period}.json")
     print(f"ungauged ({args.k}-fold): median NSE {summary['median']:.3f}, mean "
           f"{summary['mean']:.3f}, NSE <= 0 in {summary['n_nse_le_0']} basins\n  {out}")
@@ -135,7 +131,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 def _cmd_embedding(args: argparse.Namespace) -> int:
     from ealstm.analysis.embedding import embedding_analysis
     from ealstm.analysis.embedding_members import member_silhouettes
-    from ealstm.rundir import RunPaths
+    from ealstm.runs.paths import RunPaths
 
     ks = range(args.k_min, args.k_max + 1)
     if RunPaths(args.run_dir).config.is_file():
@@ -148,7 +144,7 @@ def _cmd_embedding(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_synthetic(args: argparse.Namespace) -> int:
-    from ealstm.data.demo import generate_demo_data
+    from ealstm.data.synthetic.demo import generate_demo_data
 
     path = generate_demo_data(args.out, n_basins=args.basins, seed=args.seed)
     print(f"synthetic CAMELS-US data written to {path}")
@@ -156,7 +152,7 @@ def _cmd_data_synthetic(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_download(args: argparse.Namespace) -> int:
-    from ealstm.data.download import download_dataset, format_sources, parse_sha256_args
+    from ealstm.data.acquire.download import download_dataset, format_sources, parse_sha256_args
 
     if args.list or args.name is None:
         print(format_sources())
@@ -242,13 +238,8 @@ def _add_experiment_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value, e.g. --set base.train.epochs=3 (repeatable); "
                    "relative paths given here are relative to the current directory")
-    p.add_argument("--workers", type=int, default=1, help="members trained in parallel")
-    p.add_argument("--threads-per-worker", type=int, default=None,
-                   help="torch threads per member (default: cores / workers)")
-    p.add_argument("--scheduler", default=None,
-                   help="Dask scheduler address (tcp://host:8786) to run members on a cluster")
+    _add_pool_arguments(p)
     p.add_argument("--no-report", action="store_true", help="skip the tables and HTML report")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_experiment)
 
     p = sub.add_parser("report", help="tables and a self-contained HTML report of an experiment")
@@ -283,10 +274,19 @@ def _add_search_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_pool_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the :class:`~ealstm.experiment.pool.Execution` options (experiment, tune, ungauged)."""
     p.add_argument("--workers", type=int, default=1, help="trainings run in parallel")
     p.add_argument("--threads-per-worker", type=int, default=None,
                    help="torch threads per training (default: cores / workers)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address (tcp://host:8786) to run trainings on a cluster")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _execution(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps the CLI fast
+    from ealstm.experiment.pool import Execution
+
+    return Execution(args.workers, args.threads_per_worker, args.scheduler, not args.no_progress)
 
 
 def _add_analyze_parsers(sub: argparse._SubParsersAction) -> None:
@@ -308,7 +308,8 @@ def _add_analyze_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", type=Path)
     p.add_argument("--period", default="test", choices=["train", "validation", "test"])
     p.add_argument("--chunk", type=int, default=None,
-                   help="predicted days per sequence (default 1: exact seq-to-one gradients)")
+                   help="predicted days per sequence (default: as `ealstm evaluate`, i.e. 1 = "
+                   "exact seq-to-one gradients for the paper's models)")
     p.set_defaults(func=_cmd_sensitivity)
 
     p = a_sub.add_parser("embedding", help="EA-LSTM input-gate embedding and clustering")

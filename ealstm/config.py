@@ -7,10 +7,12 @@ resolved against the folder that holds the file, so a config works from any work
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 import re
 import types
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
@@ -41,7 +43,11 @@ PAPER_ATTRIBUTES = (
 )  # fmt: skip
 PERIOD_NAMES = ("train", "validation", "test")
 _Model = TypeVar("_Model", bound=BaseModel)
+#: The names of the registries, validated here and keyed by them there (the one list each):
+#: readers in :data:`ealstm.data.readers.datasets.DATASETS`, losses in
+#: :data:`ealstm.training.losses.LOSSES`.
 DATASET_NAMES = ("camels_us", "caravan", "generic")
+LOSS_NAMES = ("mse", "nse_star")
 #: Target column of each data set when ``data.target`` is not given (all in mm/day).
 DEFAULT_TARGETS = {"camels_us": "qobs", "caravan": "streamflow", "generic": "qobs"}
 
@@ -83,7 +89,7 @@ class Period(_Frozen):
 class DataConfig(_Frozen):
     """Where the data is and which part of it a run uses.
 
-    ``dataset`` picks the reader (:data:`ealstm.data.datasets.DATASETS`):
+    ``dataset`` picks the reader (:data:`ealstm.data.readers.datasets.DATASETS`):
 
     * ``camels_us``: the NCAR CAMELS-US layout; ``forcings`` picks the forcing product and
       ``target`` can only be ``qobs`` (USGS discharge converted to mm/day).
@@ -251,7 +257,7 @@ class ModelConfig(_Frozen):
 class TrainConfig(_Frozen):
     """Optimisation settings; the defaults are those of the paper's code."""
 
-    loss: Literal["mse", "nse_star"] = "nse_star"
+    loss: Literal[LOSS_NAMES] = "nse_star"  # type: ignore[valid-type]
     nse_eps: float = Field(0.1, gt=0.0)
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(256, ge=1)
@@ -355,27 +361,51 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     return raw
 
 
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.sub=value`` overrides (values parsed as YAML) to a raw config dict.
+def expand_config(base: Mapping[str, Any],
+                  overrides: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Return a copy of the raw config ``base`` with each dotted key of ``overrides`` set.
+
+    The one way a config is derived from another: ``--set`` on the command line
+    (:func:`parse_overrides`), an experiment's configurations and a search's grid points.
+    Missing sections are created; pairs are applied in order, so a later key wins.
+
+    Raises
+    ------
+    ConfigError
+        A key runs through a value that is not a section (``model.name.x``).
+    """
+    raw = copy.deepcopy(dict(base))
+    pairs = overrides.items() if isinstance(overrides, Mapping) else overrides
+    for key, value in pairs:
+        *parents, leaf = key.split(".")
+        node = raw
+        for part in parents:
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {key!r}: {part!r} is not a section")
+        node[leaf] = copy.deepcopy(value)
+    return raw
+
+
+def parse_overrides(items: Iterable[str]) -> list[tuple[str, Any]]:
+    """Parse ``key.sub=value`` strings (values as YAML) into ``(dotted key, value)`` pairs.
 
     Relative paths (``runs_dir``, ``data_dir``, ``basin_file``, ``cache_dir``) are made absolute
     against the current directory, since they are typed on the command line.
     """
-    for item in overrides:
+    pairs = []
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"override {item!r} is not of the form key.sub=value")
-        node = raw
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {part!r} is not a section")
         try:
-            node[leaf] = _resolve_cli_path(leaf, parse_yaml(value, f"override {item!r}"))
+            pairs.append((key, _resolve_cli_path(key.split(".")[-1],
+                                                 parse_yaml(value, f"override {item!r}"))))
         except FileFormatError as exc:
             raise ConfigError(str(exc)) from None
-    return raw
+    return pairs
 
 
 #: Config keys that hold paths (in any section).
@@ -450,7 +480,7 @@ def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
     path = Path(path)
     raw = read_yaml_mapping(path, "config")
     raw = _resolve_paths(raw, path.parent.resolve())
-    raw = apply_overrides(raw, list(overrides or []))  # paths given on the command line: cwd
+    raw = expand_config(raw, parse_overrides(overrides or []))  # CLI paths: against cwd
     return parse_config(raw, source=str(path))
 
 

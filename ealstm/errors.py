@@ -48,3 +48,27 @@ class StorageError(EalstmError, OSError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else super().__str__()
+
+
+class WorkerDiedError(EalstmError, RuntimeError):
+    """A worker process ended without reporting a result (killed, crashed, ``os._exit``)."""
+
+
+class SearchError(EalstmError, RuntimeError):
+    """Some trials failed; the message lists them (results of the others are written)."""
+
+
+class ExperimentError(EalstmError, RuntimeError):
+    """One or more members of an experiment failed; the message lists them."""
+
+
+class MissingDependencyError(EalstmError, ImportError):
+    """An optional dependency (here: ``dask.distributed``) is not installed."""
+
+
+class DownloadError(EalstmError, OSError):
+    """A download or an archive failed; the message names the URL / file / member and the fix.
+
+    Raised for an unreachable URL, a truncated transfer, a wrong checksum, or an unsafe or
+    corrupt archive.
+    """

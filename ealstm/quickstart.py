@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ealstm.config import load_config
-from ealstm.data.demo import generate_demo_data
+from ealstm.data.synthetic.demo import generate_demo_data
 from ealstm.evaluation.run import evaluate_run
 from ealstm.io import save_csv, save_yaml
 from ealstm.training.loop import train

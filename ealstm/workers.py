@@ -5,8 +5,9 @@ dies (SIGKILL by the out-of-memory killer, ``os._exit``, a segfault in a native 
 pending task then fails with ``BrokenProcessPool``. :func:`run_in_processes` instead starts one
 ``spawn`` process per task (at most ``workers`` at a time). A task's outcome comes back through
 its own pipe; a process that exits without sending one is reported as
-:class:`WorkerDiedError` (with its exit code or signal) for that task only, and the other tasks
-run on. Used by the experiment runner and the hyperparameter search.
+:class:`~ealstm.errors.WorkerDiedError` (with its exit code or signal) for that task only, and
+the other tasks run on. Used through :func:`ealstm.experiment.pool.run_tasks` by the experiment
+runner and the studies.
 """
 
 from __future__ import annotations
@@ -17,13 +18,9 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from ealstm.errors import EalstmError
+from ealstm.errors import WorkerDiedError
 
 Task = tuple[Callable[..., Any], tuple[Any, ...]]  # (picklable function, its arguments)
-
-
-class WorkerDiedError(EalstmError, RuntimeError):
-    """A worker process ended without reporting a result (killed, crashed, ``os._exit``)."""
 
 
 def run_in_processes(tasks: Mapping[Hashable, Task], workers: int

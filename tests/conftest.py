@@ -29,7 +29,7 @@ def shared_camels() -> Path:
 @pytest.fixture(scope="session")
 def demo_camels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic CAMELS-US tree (4 basins, 1995-2003) written once per session."""
-    from ealstm.data.demo import generate_demo_data
+    from ealstm.data.synthetic.demo import generate_demo_data
 
     out = tmp_path_factory.mktemp("demo_camels")
     return generate_demo_data(out, n_basins=4, start="1995-10-01", end="2003-09-30", seed=0)
@@ -38,7 +38,7 @@ def demo_camels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_run_config(data_dir: Path, runs_dir: Path, name: str = "tiny", n_basins: int = 4,
                     model: dict | None = None, **train: object) -> dict:
     """Raw config of a seconds-long run on the synthetic tree (seq 10, hidden 8)."""
-    from ealstm.data.camels_us import read_basin_list
+    from ealstm.data.readers.camels_us import read_basin_list
 
     basins = read_basin_list(data_dir / "basin_list.txt")[:n_basins]
     return {

@@ -90,6 +90,7 @@ def test_analyze_lstm_without_statics_is_a_clear_error(demo_camels, tmp_path, ca
     assert "static" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_tune_and_ungauged_from_the_command_line(demo_camels, tmp_path, capsys):
     base = tiny_run_config(demo_camels, tmp_path / "unused", n_basins=4, epochs=1)
     base = {key: base[key] for key in ("data", "model", "train")}

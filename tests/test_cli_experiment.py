@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from ealstm.cli import main
@@ -28,6 +29,7 @@ def _experiment_yaml(data_dir: Path, tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_experiment_writes_members_ensembles_tables_and_report(demo_camels, tmp_path, capsys):
     config = _experiment_yaml(demo_camels, tmp_path)
     assert main(["experiment", str(config), "--no-progress"]) == 0

@@ -13,8 +13,8 @@ import yaml
 from ealstm.cli import main
 from ealstm.data.scaling import Scaler
 from ealstm.io import load_json
+from ealstm.runs.checkpoint import list_checkpoints, load_checkpoint
 from ealstm.training import loop
-from ealstm.training.checkpoint import list_checkpoints, load_checkpoint
 from tests.conftest import tiny_run_config
 
 #: Validation scores the patched validation returns, epoch by epoch: best is epoch 2, and with
@@ -49,7 +49,7 @@ def test_best_epoch_is_recorded_and_training_stops_early(validated_run):
 def test_evaluate_defaults_to_the_best_epoch_and_tags_other_epochs(validated_run, tmp_path,
                                                                     caplog):
     run = Path(shutil.copytree(validated_run, tmp_path / "run"))
-    with caplog.at_level("INFO", logger="ealstm.training.best_epoch"):
+    with caplog.at_level("INFO", logger="ealstm.runs.best_epoch"):
         assert main(["evaluate", str(run)]) == 0
     assert "using epoch 2" in caplog.text and "best validation epoch" in caplog.text
     default = xr.load_dataset(run / "predictions_test.nc")

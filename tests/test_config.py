@@ -216,3 +216,25 @@ def test_shipped_configs_keep_disjoint_periods():
         train, test = data.get("train_period"), data.get("test_period")
         if train and test:
             assert test["end"] < train["start"] or train["end"] < test["start"], path
+
+
+def test_expand_config_sets_dotted_keys_on_a_copy_in_order():
+    from ealstm.config import expand_config, parse_overrides
+
+    base = {"model": {"hidden_size": 8, "dropout": 0.1}, "train": None}
+    pairs = [("model.hidden_size", 16), ("train.epochs", 2), ("model", {"name": "lstm"}),
+             ("model.dropout", 0.5)]
+    out = expand_config(base, pairs)
+    assert out == {"model": {"name": "lstm", "dropout": 0.5}, "train": {"epochs": 2}}
+    assert base == {"model": {"hidden_size": 8, "dropout": 0.1}, "train": None}  # untouched
+    assert parse_overrides(["model.hidden_size=16", "data.seq_length=[1, 2]"]) == [
+        ("model.hidden_size", 16), ("data.seq_length", [1, 2])]
+    with pytest.raises(ConfigError, match="'model.hidden_size.x': 'hidden_size' is not a section"):
+        expand_config(base, {"model.hidden_size.x": 1})
+
+
+def test_section_keys_merge_one_section_deep():
+    from ealstm.experiment.config import section_keys
+
+    assert section_keys({"model": {"name": "lstm", "use_static": False}, "name": "x"}) == {
+        "model.name": "lstm", "model.use_static": False, "name": "x"}

@@ -20,7 +20,7 @@ from ealstm.config import parse_config
 from ealstm.evaluation.run import evaluate_run
 from ealstm.models import EALSTM
 from ealstm.models.lstm import LSTM
-from ealstm.training.checkpoint import load_checkpoint
+from ealstm.runs.checkpoint import load_checkpoint
 from ealstm.training.loop import train
 from tests.conftest import tiny_run_config
 from tests.models.test_ealstm import make_inputs, naive_ealstm, randomize_

@@ -39,3 +39,27 @@ def test_every_table_row_has_a_test_or_says_none():
         assert len(cells) == 4, f"a row needs 4 cells (paper, implementation, test, status): {row}"
         assert REFERENCE.search(cells[2]) or cells[2] == "test: —", f"test cell: {row}"
         assert cells[3].startswith(("faithful", "deviation")), f"status cell: {row}"
+
+
+#: ``ealstm.<module>:<name>[.<attribute>]`` as written in the implementation cells.
+IMPLEMENTATION = re.compile(r"`(ealstm(?:\.\w+)+):(\w+(?:\.\w+)*)")
+
+
+def test_every_referenced_function_exists():
+    import importlib
+
+    references = IMPLEMENTATION.findall(DOC.read_text(encoding="utf-8"))
+    assert len(references) >= 40, "the fidelity table names too few functions"
+    missing = []
+    for module, name in references:
+        try:
+            obj = importlib.import_module(module)
+        except ImportError:
+            missing.append(f"{module} (no such module)")
+            continue
+        for part in name.split("."):
+            if not hasattr(obj, part):
+                missing.append(f"{module}:{name}")
+                break
+            obj = getattr(obj, part)
+    assert not missing, f"docs/fidelity.md names code that does not exist: {missing}"

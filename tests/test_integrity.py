@@ -13,7 +13,7 @@ from ealstm.data import raw_files
 from ealstm.data.cache import cache_key, cache_path, date_axis, load_basin_arrays
 from ealstm.errors import CheckpointError, IntegrityError
 from ealstm.io import atomic_checked_path, checksum_path, sha256_file, verify_checksum
-from ealstm.training.checkpoint import checkpoint_path, load_checkpoint
+from ealstm.runs.checkpoint import checkpoint_path, load_checkpoint
 from ealstm.training.loop import train
 from tests.conftest import tiny_run_config
 
@@ -55,7 +55,7 @@ def test_checkpoint_with_a_flipped_byte_is_refused_naming_the_previous_epoch(run
 
 def test_checkpoint_without_sidecar_loads_with_a_warning(run_copy, caplog):
     checksum_path(checkpoint_path(run_copy, 2)).unlink()
-    with caplog.at_level(logging.WARNING, logger="ealstm.training.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="ealstm.runs.checkpoint"):
         assert load_checkpoint(run_copy)["epoch"] == 2
     assert "no SHA-256 sidecar" in caplog.text
 

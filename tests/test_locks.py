@@ -100,6 +100,7 @@ _BUILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_concurrent_cache_builds_parse_once(demo_camels, tmp_path):
     import yaml
 

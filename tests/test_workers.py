@@ -5,7 +5,8 @@ import signal
 
 import pytest
 
-from ealstm.workers import WorkerDiedError, run_in_processes
+from ealstm.errors import WorkerDiedError
+from ealstm.workers import run_in_processes
 
 
 def square(x: int) -> int:

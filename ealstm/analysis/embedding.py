@@ -45,7 +45,8 @@ from ealstm.analysis.clustering import (
     variance_reduction_table,
 )
 from ealstm.analysis.maps import align_labels, attribute_label, draw_basemap
-from ealstm.data.camels_us import read_attributes, read_gauge_locations
+from ealstm.analysis.signatures import run_signatures
+from ealstm.data.readers.datasets import read_attributes, read_locations
 from ealstm.errors import ConfigError
 from ealstm.evaluation.run import TrainedRun, load_run
 from ealstm.io import atomic_path, save_csv, save_netcdf
@@ -137,8 +138,9 @@ def input_gate_embedding(run: TrainedRun) -> xr.DataArray:
 
 # --------------------------------------------------------------------------- inputs
 def _normalise_ids(index: pd.Index) -> pd.Index:
-    """Basin ids as 8-character strings."""
-    return pd.Index([str(b).strip().zfill(8) for b in index], name="basin")
+    """Basin ids as strings; all-digit ids (USGS gauges) zero-padded to 8 characters."""
+    ids = [str(b).strip() for b in index]
+    return pd.Index([b.zfill(8) if b.isdigit() else b for b in ids], name="basin")
 
 
 def load_signatures(run: TrainedRun,
@@ -151,7 +153,10 @@ def load_signatures(run: TrainedRun,
         The loaded run.
     signatures
         ``None``: the 13 :data:`~ealstm.analysis.clustering.SIGNATURES` of ``camels_hydro.txt``
-        in the run's ``data_dir``; a sequence of names: those attribute columns; a DataFrame
+        in the run's attributes, or, for data sets without them (Caravan, generic), computed
+        from the data set's discharge and precipitation
+        (:func:`~ealstm.analysis.signatures.run_signatures`); a sequence of names: those
+        attribute columns; a DataFrame
         indexed by gauge id: used as given (basins it lacks become NaN rows, logged).
     """
     basins = list(run.scaled.basins)
@@ -163,7 +168,13 @@ def load_signatures(run: TrainedRun,
             log.warning("signatures lack basins %s: left out of the variance reduction", missing)
         return table.reindex(basins).apply(pd.to_numeric, errors="coerce")
     names = SIGNATURES if signatures is None else tuple(signatures)
-    table = signatures_of(read_attributes(run.cfg.data.data_dir, basins), names)
+    attributes = read_attributes(run.cfg.data, basins)
+    if signatures is None and not set(names) <= set(attributes.columns):
+        log.info("the %s attributes hold no camels_hydro signatures: computed from the "
+                 "discharge and precipitation of the data set", run.cfg.data.dataset)
+        table = run_signatures(run.cfg.data, basins, names)
+    else:
+        table = signatures_of(attributes, names)
     table.index = _normalise_ids(table.index)
     return table
 
@@ -396,12 +407,12 @@ def embedding_analysis(run_dir: Path, ks: Iterable[int] = DEFAULT_KS, n_init: in
         Everything computed; the files are in ``run_dir/analysis/embedding/``.
     """
     run = load_run(Path(run_dir), epoch, device)
-    out = run.paths.root / "analysis" / "embedding"
+    out = run.paths.analysis("embedding")
     embedding = input_gate_embedding(run)
     scores, notes = _cluster_both(run, embedding, ks, n_init, seed)
     best = {name: best_k(s) for name, s in scores.items()}
     shown = sorted(set(best.values()))
-    locations = read_gauge_locations(run.cfg.data.data_dir, list(run.scaled.basins))
+    locations = read_locations(run.cfg.data, list(run.scaled.basins))
     clusters = _cluster_table(scores, shown, list(run.scaled.basins), locations)
     reduction = variance_reduction_table(clusters, load_signatures(run, signatures), shown,
                                          FEATURE_SETS, variance_method)

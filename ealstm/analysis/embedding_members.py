@@ -26,7 +26,7 @@ from ealstm.analysis.embedding import input_gate_embedding, save_figure
 from ealstm.errors import ConfigError, NoValidDataError
 from ealstm.evaluation.run import load_run
 from ealstm.io import save_csv
-from ealstm.rundir import RunPaths
+from ealstm.runs.paths import ExperimentPaths, RunPaths
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,8 @@ def find_members(config_dir: Path) -> list[Path]:
         ``config_dir`` holds no such member.
     """
     config_dir = Path(config_dir)
-    members = sorted(p for p in config_dir.glob("seed*")
-                     if p.is_dir() and RunPaths(p).config.is_file())
+    seeds = ExperimentPaths(config_dir.parent).seeds(config_dir.name)
+    members = [p for p in seeds.values() if RunPaths(p).config.is_file()]
     if not members:
         raise ConfigError(f"{config_dir}: neither a run directory (config.yml) nor a "
                           "configuration folder with seed*/ run directories")
@@ -172,7 +172,7 @@ def member_silhouettes(config_dir: Path, ks: Iterable[int] = DEFAULT_KS, n_init:
     per_member = pd.concat({n: s[["silhouette_mean", "silhouette_min"]]
                             for n, s in scores.items()}, names=["member", "k"]).reset_index()
     best = {name: _best(part) for name, part in table.groupby("features", sort=False)}
-    out = Path(config_dir) / "analysis" / "embedding"
+    out = ExperimentPaths(Path(config_dir).parent).analysis(Path(config_dir).name, "embedding")
     files = {"silhouette_members": save_csv(out / "silhouette_members.csv", table, index=False),
              "silhouette_per_member": save_csv(out / "silhouette_per_member.csv", per_member,
                                                index=False),

@@ -1,18 +1,24 @@
 """Map frames and attribute units shared by the figures that place basins on a map.
 
-The state outlines and the CONUS frame are those of the sensitivity map
-(:func:`ealstm.analysis.sensitivity.draw_conus`); :func:`draw_basemap` picks that frame when
-every gauge lies in the conterminous US and a plain lon/lat frame otherwise (Caravan, generic).
+:func:`draw_basemap` draws the CONUS frame with the state outlines (:func:`draw_conus`) when
+every gauge lies in the conterminous US and a plain lon/lat frame otherwise (Caravan, generic);
+the sensitivity, embedding and report maps all use it.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from importlib import resources
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 
-from ealstm.analysis.sensitivity import CONUS_EXTENT, draw_conus
+#: Lon/lat extent of the CONUS map frame.
+CONUS_EXTENT = (-125.0, -66.5, 24.0, 50.0)
+#: Resource with the state outlines (see :mod:`ealstm.analysis.sensitivity`).
+STATES_RESOURCE = "us_states_conus.json"
 
 #: Units of the CAMELS-US attributes (Addor et al. 2017), for axis and colour-bar labels.
 ATTRIBUTE_UNITS = {
@@ -48,7 +54,7 @@ def draw_basemap(ax: Axes, lon: np.ndarray, lat: np.ndarray) -> str:
     -------
     str
         ``"us-states"`` (or ``"lonlat-frame"`` without the outlines resource) from
-        :func:`~ealstm.analysis.sensitivity.draw_conus` when :func:`in_conus`; otherwise
+        :func:`draw_conus` when :func:`in_conus`; otherwise
         ``"lonlat-frame"``: the gauges' extent plus 1 degree, aspect true at their mean latitude.
     """
     if in_conus(lon, lat):
@@ -82,3 +88,27 @@ def align_labels(labels: np.ndarray, reference: np.ndarray) -> np.ndarray:
     free = iter(sorted(set(range(len(ours) + len(theirs))) - set(mapping.values())))
     mapping |= {int(a): next(free) for a in ours if int(a) not in mapping}
     return np.array([mapping[int(a)] for a in labels], dtype=np.int64)
+
+
+def state_outlines() -> list[np.ndarray] | None:
+    """Polylines ``[n, 2]`` (lon, lat) of the CONUS state outlines; None without the resource."""
+    try:
+        text = resources.files("ealstm.analysis").joinpath(STATES_RESOURCE).read_text("utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):
+        return None
+    return [np.asarray(line, dtype=np.float64).reshape(-1, 2)
+            for line in json.loads(text)["lines"]]
+
+
+def draw_conus(ax: Axes) -> str:
+    """Draw the CONUS map frame (state outlines if available) on ``ax``; return which."""
+    lines = state_outlines()
+    if lines is not None:
+        ax.add_collection(LineCollection(lines, colors="0.55", linewidths=0.5, zorder=1))
+    west, east, south, north = CONUS_EXTENT
+    ax.set_xlim(west, east)
+    ax.set_ylim(south, north)
+    ax.set_aspect(1.0 / math.cos(math.radians((south + north) / 2)))
+    ax.set_xlabel("longitude (deg)")
+    ax.set_ylabel("latitude (deg)")
+    return "us-states" if lines is not None else "lonlat-frame"

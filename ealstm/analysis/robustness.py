@@ -53,7 +53,7 @@ from ealstm.evaluation.chunked import (
     period_inputs,
     simulate_chunked,
 )
-from ealstm.evaluation.predict import Simulation, to_discharge
+from ealstm.evaluation.predict import Simulation, resolve_chunk, to_discharge
 from ealstm.evaluation.run import TrainedRun, load_run
 from ealstm.io import atomic_path, save_csv, save_json, save_netcdf
 from ealstm.progress import track
@@ -339,7 +339,7 @@ def robustness(run_dir: Path, sigmas: Sequence[float] = DEFAULT_SIGMAS, n_draws:
     start = time.perf_counter()
     run = load_run(Path(run_dir), epoch, device)
     levels = _check_args(run, sigmas, n_draws)
-    chunk = _check_chunk(chunk, Simulation.of(run.cfg).chunk)
+    chunk = resolve_chunk(chunk, run.cfg)
     sim_start = time.perf_counter()
     values = _nse_array(run, period, levels, n_draws, seed, chunk, batch_steps)
     simulate_time = time.perf_counter() - sim_start
@@ -352,14 +352,6 @@ def robustness(run_dir: Path, sigmas: Sequence[float] = DEFAULT_SIGMAS, n_draws:
                             time.perf_counter() - start, simulate_time,
                             meta["n_simulated_basin_days"], meta["n_model_steps"], files,
                             files["meta"].parent)
-
-
-def _check_chunk(chunk: int | None, default: int) -> int:
-    """Default ``chunk`` to the run's evaluation chunk; it must be a positive integer."""
-    chunk = default if chunk is None else int(chunk)
-    if chunk < 1:
-        raise ConfigError(f"chunk must be >= 1 predicted day (1 = exact seq-to-one), got {chunk}")
-    return chunk
 
 
 def _meta(run: TrainedRun, period: str, sigmas: tuple[float, ...], n_draws: int, seed: int,
@@ -389,7 +381,7 @@ def _meta(run: TrainedRun, period: str, sigmas: tuple[float, ...], n_draws: int,
 def _write(run: TrainedRun, nse: xr.DataArray, summary: pd.DataFrame,
            meta: dict) -> dict[str, Path]:
     """Write ``nse.nc``, ``summary.csv``, ``nse_vs_sigma.png`` and ``meta.json`` atomically."""
-    out = run.paths.root / "analysis" / "robustness"
+    out = run.paths.analysis("robustness")
     files = {"nse": out / "nse.nc", "summary": out / "summary.csv",
              "plot": out / "nse_vs_sigma.png", "meta": out / "meta.json"}
     save_netcdf(files["nse"], nse.to_dataset())

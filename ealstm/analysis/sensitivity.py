@@ -23,36 +23,26 @@ cartographic boundaries 2017 (public domain) via the ``us-atlas`` 3.0.1 TopoJSON
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from matplotlib import colormaps
-from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from torch import nn
 
+from ealstm.analysis.maps import draw_basemap
 from ealstm.analysis.robustness import save_png
-from ealstm.data.camels_us import read_gauge_locations
+from ealstm.data.readers.datasets import read_locations
 from ealstm.errors import ConfigError
-from ealstm.evaluation.chunked import (
-    chunk_plan,
-    clean_inputs,
-    gather_windows,
-    invalid_days,
-    period_inputs,
-    sequence_batches,
-)
+from ealstm.evaluation.chunked import map_chunks, period_inputs
+from ealstm.evaluation.predict import resolve_chunk
 from ealstm.evaluation.run import TrainedRun, load_run
 from ealstm.io import save_csv, save_json
 from ealstm.progress import track
@@ -62,10 +52,6 @@ log = logging.getLogger(__name__)
 #: Sequence steps per forward/backward pass; the backward pass keeps every step's state, so
 #: this is smaller than for simulation (about 340 MB at 256 hidden units).
 DEFAULT_GRADIENT_BATCH_STEPS = 2**16
-#: Lon/lat extent of the map: the conterminous US.
-CONUS_EXTENT = (-125.0, -66.5, 24.0, 50.0)
-#: Resource with the state outlines (see the module docstring).
-STATES_RESOURCE = "us_states_conus.json"
 #: Names of the static attributes in the paper's Table 4.
 ATTRIBUTE_LABELS = {
     "p_mean": "Mean precipitation", "aridity": "Aridity", "area_gages2": "Area",
@@ -214,22 +200,12 @@ def day_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor, warmup
         ``[B, T, S]`` on ``x_d``'s device; NaN where the day is not simulated (first
         ``warmup`` days, non-finite inputs in its sequence).
     """
-    n_rows, n_times, _ = x_d.shape
-    invalid = invalid_days(x_d, x_s, warmup, chunk)
-    inputs, statics = clean_inputs(x_d, x_s, next(model.parameters()).device)
-    out = torch.full((n_rows, n_times, x_s.shape[1]), float("nan"), dtype=x_d.dtype,
-                     device=inputs.device)
-    plan = chunk_plan(n_times, warmup, chunk)
-    for rows, starts, n_pred in sequence_batches(n_rows, plan, warmup,
-                                                 max(1, batch_steps // chunk)):
-        rows, starts = rows.to(inputs.device), starts.to(inputs.device)
-        windows = gather_windows(inputs, rows, starts, warmup, n_pred)
-        grads = output_gradients(model, windows, statics[rows], n_pred,
-                                 max(1, batch_steps // (warmup + n_pred)))
-        days = starts[:, None] + torch.arange(n_pred, device=inputs.device)
-        out[rows[:, None], days] = grads.to(out.dtype)
-    out[invalid.to(out.device)] = float("nan")
-    return out.to(x_d.device)
+    def gradients(windows: torch.Tensor, statics: torch.Tensor | None, n_pred: int) -> torch.Tensor:
+        return output_gradients(model, windows, statics, n_pred,
+                                max(1, batch_steps // (warmup + n_pred)))
+
+    return map_chunks(gradients, x_d, x_s, warmup, chunk, max(1, batch_steps // chunk),
+                      next(model.parameters()).device, tail=(x_s.shape[1],))
 
 
 def basin_sensitivities(run: TrainedRun, period: str, chunk: int,
@@ -289,30 +265,6 @@ def rank_attributes(gradients: pd.DataFrame) -> pd.DataFrame:
                          "score": score[order]})
 
 
-def state_outlines() -> list[np.ndarray] | None:
-    """Polylines ``[n, 2]`` (lon, lat) of the CONUS state outlines; None without the resource."""
-    try:
-        text = resources.files("ealstm.analysis").joinpath(STATES_RESOURCE).read_text("utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):
-        return None
-    return [np.asarray(line, dtype=np.float64).reshape(-1, 2)
-            for line in json.loads(text)["lines"]]
-
-
-def draw_conus(ax: Axes) -> str:
-    """Draw the CONUS map frame (state outlines if available) on ``ax``; return which."""
-    lines = state_outlines()
-    if lines is not None:
-        ax.add_collection(LineCollection(lines, colors="0.55", linewidths=0.5, zorder=1))
-    west, east, south, north = CONUS_EXTENT
-    ax.set_xlim(west, east)
-    ax.set_ylim(south, north)
-    ax.set_aspect(1.0 / math.cos(math.radians((south + north) / 2)))
-    ax.set_xlabel("longitude (deg)")
-    ax.set_ylabel("latitude (deg)")
-    return "us-states" if lines is not None else "lonlat-frame"
-
-
 def plot_sensitivity_map(most: pd.DataFrame, ranking: pd.DataFrame, path: Path) -> str:
     """Map of the most sensitive attribute per basin (Fig. 7); return the background used.
 
@@ -321,7 +273,7 @@ def plot_sensitivity_map(most: pd.DataFrame, ranking: pd.DataFrame, path: Path) 
     """
     fig = Figure(figsize=(11, 5.5))
     ax = fig.subplots()
-    background = draw_conus(ax)
+    background = draw_basemap(ax, most["lon"].to_numpy(), most["lat"].to_numpy())
     present = [a for a in ranking["attribute"] if (most["attribute"] == a).any()]
     for k, attribute in enumerate(present):
         rows = most[most["attribute"] == attribute]
@@ -345,7 +297,7 @@ def _color(k: int, n: int) -> tuple[float, ...]:
 def _locations(run: TrainedRun, gradients: pd.DataFrame) -> pd.DataFrame:
     """``lat, lon, attribute`` of each basin with gradients (camels_topo coordinates)."""
     valid = gradients.dropna(how="all")
-    locations = read_gauge_locations(run.cfg.data.data_dir, list(valid.index))
+    locations = read_locations(run.cfg.data, list(valid.index))
     most = locations[["lat", "lon"]].copy()
     most["attribute"] = valid.idxmax(axis=1).to_numpy()
     most.index.name = "basin"
@@ -373,7 +325,9 @@ def sensitivity(run_dir: Path, period: str = "test", chunk: int | None = None,
     period
         ``train``, ``validation`` or ``test``.
     chunk
-        ``None`` or 1: gradient of each day's seq-to-one prediction (the paper). ``> 1``:
+        ``None``: the run's evaluation chunk (:func:`~ealstm.evaluation.predict.resolve_chunk`;
+        1 for the paper's seq-to-one models). 1: gradient of each day's seq-to-one prediction
+        (the paper). ``> 1``:
         gradients of the chunked simulation's days (about ``(warmup + chunk) / (warmup + 1)``
         times the cost of 1: no cheaper in reverse mode).
     epoch, device
@@ -390,15 +344,13 @@ def sensitivity(run_dir: Path, period: str = "test", chunk: int | None = None,
     start = time.perf_counter()
     run = load_run(Path(run_dir), epoch, device)
     _require_statics(run)
-    chunk = 1 if chunk is None else int(chunk)
-    if chunk < 1:
-        raise ConfigError(f"chunk must be >= 1 predicted day (1 = seq-to-one), got {chunk}")
+    chunk = resolve_chunk(chunk, run.cfg)
     gradient_start = time.perf_counter()
     gradients, n_days = basin_sensitivities(run, period, chunk, batch_steps)
     gradient_time = time.perf_counter() - gradient_start
     ranking = rank_attributes(gradients)
     most = _locations(run, gradients)
-    out = run.paths.root / "analysis" / "sensitivity"
+    out = run.paths.analysis("sensitivity")
     files = {"gradients": out / "gradients.csv", "ranking": out / "ranking.csv",
              "most_sensitive": out / "most_sensitive.csv", "map": out / "map.png",
              "meta": out / "meta.json"}

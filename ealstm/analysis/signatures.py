@@ -6,8 +6,10 @@ discharge and Daymet precipitation of the water years 1990-2009 (:data:`CAMELS_P
 module recomputes them from any daily series: :data:`SIGNATURES` registers the per-signature
 functions of :mod:`ealstm.analysis.flow_signatures` and :mod:`ealstm.analysis.baseflow` (their
 input, missing-value, water-year and quantile conventions are documented there), and
-:func:`compute_signatures` / :func:`basin_signatures` compute them for one series / for CAMELS
-basins read from the raw files. The definitions follow Addor's public R code (``naddor/camels``,
+:func:`compute_signatures` / :func:`basin_signatures` compute them for one series / for several
+basins (CAMELS raw files: :func:`ealstm.data.readers.camels_us.signature_series`), and
+:func:`run_signatures` for the basins of any data set through its reader.
+The definitions follow Addor's public R code (``naddor/camels``,
 ``hydro/hydro_signatures.R``) and were checked against the published values (see
 ``tests/analysis/test_signatures.py``).
 
@@ -36,8 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import pandas as pd
@@ -59,8 +60,8 @@ from ealstm.analysis.flow_signatures import (
     stream_elas,
     zero_q_freq,
 )
-from ealstm.config import Period
-from ealstm.data.camels_us import read_attributes, read_forcings, read_streamflow
+from ealstm.config import DataConfig, Period
+from ealstm.data.readers.datasets import precipitation_input, read_basin
 from ealstm.errors import ConfigError, NoValidDataError
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "SIGNATURES",
     "basin_signatures",
     "compute_signatures",
+    "run_signatures",
 ]
 
 logger = logging.getLogger(__name__)
@@ -77,8 +79,6 @@ CAMELS_PERIOD = Period(start=dt.date(1989, 10, 1), end=dt.date(2009, 9, 30))
 #: Signatures that also need precipitation / that are exempt from ``max_missing``.
 _PRCP_SIGNATURES = frozenset({"runoff_ratio", "stream_elas"})
 _NO_TOLERANCE = frozenset({"baseflow_index"})
-#: How :func:`basin_signatures` turns discharge into mm/day: CAMELS used ``area_gages2``.
-AREA_SOURCES = ("gages2", "geospa_fabric", "forcing")
 
 Signature = Callable[[pd.Series, "pd.Series | None"], float]
 
@@ -203,27 +203,6 @@ def _period_bounds(period: Period | tuple) -> pd.DatetimeIndex:
     return dates
 
 
-def _basin_areas(data_dir: Path, basins: list[str], area: str) -> dict[str, float] | None:
-    """Area (km^2) per basin from ``camels_topo.txt`` for ``area`` != "forcing"."""
-    if area not in AREA_SOURCES:
-        raise ConfigError(f"area must be one of {AREA_SOURCES}, got {area!r}")
-    if area == "forcing":
-        return None
-    column = f"area_{area}"
-    table = read_attributes(data_dir, basins, [column])
-    return {b: float(a) for b, a in zip(table.index, table[column], strict=True)}
-
-
-def _basin_series(data_dir: Path, basin: str, product: str, dates: pd.DatetimeIndex,
-                  area_km2: float | None) -> tuple[pd.Series, pd.Series]:
-    """Discharge (mm/day over ``area_km2``) and precipitation of one basin on ``dates``."""
-    forcings, header_area = read_forcings(data_dir, basin, product)
-    qobs = read_streamflow(data_dir, basin, header_area)
-    if area_km2 is not None:
-        qobs = qobs * (header_area / area_km2)
-    return qobs.reindex(dates), forcings["prcp"].reindex(dates)
-
-
 def _status(failures: dict[str, NoValidDataError]) -> str:
     """``"ok"`` or ``"<names>: <reason>; ..."``, signatures with the same reason grouped."""
     by_reason: dict[str, list[str]] = {}
@@ -232,29 +211,24 @@ def _status(failures: dict[str, NoValidDataError]) -> str:
     return "; ".join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items()) or "ok"
 
 
-def basin_signatures(data_dir: Path, basins: Sequence[str], product: str,
+def basin_signatures(series: Mapping[str, tuple[pd.Series, pd.Series | None]],
                      period: Period | tuple = CAMELS_PERIOD, names: Sequence[str] | None = None,
-                     *, area: str = "gages2", errors: Literal["raise", "nan"] = "raise",
+                     *, errors: Literal["raise", "nan"] = "raise",
                      max_missing: float = CAMELS_MAX_MISSING) -> pd.DataFrame:
-    """Signatures of several CAMELS-US basins from the raw files (one row per basin).
+    """Signatures of several basins from their series (one row per basin).
+
+    The series come from a data set's reader, e.g.
+    :func:`ealstm.data.readers.camels_us.signature_series` for the raw CAMELS-US files (with the
+    area CAMELS used), so that this module works for any data set.
 
     Parameters
     ----------
-    data_dir : Path
-        Root of the CAMELS-US data (see :mod:`ealstm.data.camels_us`).
-    basins : sequence of str
-        8-digit gauge ids.
-    product : str
-        Forcing product of the precipitation (CAMELS used ``"daymet"``).
+    series : mapping of str to (qobs, prcp)
+        Basin id -> daily discharge (mm/day) and precipitation (mm/day, or None).
     period : Period or (start, end), default :data:`CAMELS_PERIOD`
         Closed date range; days without data in it count as missing.
     names : sequence of str, optional
         Signatures to compute; all 13 by default.
-    area : {"gages2", "geospa_fabric", "forcing"}, default "gages2"
-        Basin area that turns ft^3/s into mm/day: the ``camels_topo.txt`` column
-        ``area_gages2`` (what ``camels_hydro.txt`` used), ``area_geospa_fabric``, or the
-        forcing-file header (what :func:`~ealstm.data.camels_us.read_streamflow` and the model
-        target use). It scales ``q_mean``, ``q5``, ``q95`` and ``runoff_ratio`` only.
     errors : {"raise", "nan"}, default "raise"
         An undefined signature raises (naming basin and signature) or becomes NaN.
     max_missing : float, default 0.0502
@@ -268,25 +242,50 @@ def basin_signatures(data_dir: Path, basins: Sequence[str], product: str,
 
     Raises
     ------
-    ConfigError, DataNotFoundError, BasinDataError
-        Invalid option, missing or unusable files (from the parsers).
+    ConfigError
+        Invalid option.
     NoValidDataError
         With ``errors="raise"``, a signature is undefined for a basin.
     """
     _check_options(errors, max_missing)
     names, dates = _signature_names(names), _period_bounds(period)
-    basins = [str(b).strip().zfill(8) for b in basins]
-    areas = _basin_areas(Path(data_dir), basins, area)
     rows = []
-    for basin in basins:
-        qobs, prcp = _basin_series(Path(data_dir), basin, product, dates,
-                                   None if areas is None else areas[basin])
-        values, failures = _evaluate(qobs, prcp, names, max_missing)
+    for basin, (qobs, prcp) in series.items():
+        values, failures = _evaluate(qobs.reindex(dates),
+                                     None if prcp is None else prcp.reindex(dates), names,
+                                     max_missing)
         if failures and errors == "raise":
             name, exc = next(iter(failures.items()))
             raise NoValidDataError(f"basin {basin}, signature {name}: {exc}") from exc
         rows.append({**values, "status": _status(failures)})
-    table = pd.DataFrame(rows, index=pd.Index(basins, name="gauge_id"), columns=[*names, "status"])
+    table = pd.DataFrame(rows, index=pd.Index(list(series), name="gauge_id"),
+                         columns=[*names, "status"])
     if (table["status"] != "ok").any():
         logger.warning("signatures NaN for basins %s", list(table.index[table["status"] != "ok"]))
     return table
+
+
+def run_signatures(cfg: DataConfig, basins: Sequence[str],
+                   names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Signatures of ``basins`` from the target and precipitation of any data set's reader.
+
+    Used when the attributes carry no ``camels_hydro.txt`` signatures (Caravan, generic data):
+    the series are read through :func:`ealstm.data.readers.datasets.read_basin` over their whole
+    span; a signature that is undefined for a basin becomes NaN (logged), precipitation
+    signatures are NaN without a precipitation input.
+
+    Returns
+    -------
+    pd.DataFrame
+        Index ``basin``, one float column per signature.
+    """
+    column = precipitation_input(cfg)
+    series = {}
+    for basin in basins:
+        dynamic, target = read_basin(cfg, basin)
+        series[str(basin)] = (target, None if column is None else dynamic[column])
+    first = min(q.index.min() for q, _ in series.values())
+    last = max(q.index.max() for q, _ in series.values())
+    table = basin_signatures(series, (first.date(), last.date()), names, errors="nan",
+                             max_missing=1.0)
+    return table.drop(columns="status").rename_axis("basin")

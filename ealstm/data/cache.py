@@ -1,7 +1,8 @@
 """Raw data files -> :class:`BasinArrays`, cached as one netCDF file per data config.
 
 The raw files are read through the reader of ``cfg.dataset`` in
-:data:`ealstm.data.datasets.DATASETS` (CAMELS-US, Caravan or the generic layout). Parsing a few
+:data:`ealstm.data.readers.datasets.DATASETS` (CAMELS-US, Caravan or the generic layout).
+Parsing a few
 hundred basins takes a while, so the aligned arrays are written once to
 ``<cache_dir>/<dataset>_<key>.nc`` where ``key`` is a hash of the fields of
 :class:`~ealstm.config.DataConfig` that change the arrays (data set, data folder, forcing
@@ -17,25 +18,24 @@ exclusive lock on ``.<file>.lock`` in the cache folder) and then reads the first
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ealstm.config import PERIOD_NAMES, DataConfig, Period
+from ealstm.config import PERIOD_NAMES, DataConfig
 from ealstm.data import raw_files
-from ealstm.data.datasets import get_dataset
+from ealstm.data.arrays import COVERAGE_COLUMNS, BasinArrays, span_text
+from ealstm.data.readers.datasets import get_dataset
 from ealstm.data.validation import check_statics, clean_basin
-from ealstm.errors import BasinDataError, ConfigError
+from ealstm.errors import ConfigError
 from ealstm.io import atomic_checked_path, remove_orphan_tmp_files, verify_checksum
 from ealstm.locks import wait_lock
 
@@ -43,109 +43,6 @@ log = logging.getLogger(__name__)
 
 #: Bump when the layout of the cache file changes; old files are then rebuilt, not misread.
 CACHE_FORMAT_VERSION = 2  # 2: raw-file fingerprint + SHA-256 sidecar; frames pass data.validation
-#: Columns of :attr:`BasinArrays.coverage`: first/last day with all inputs / a target finite.
-COVERAGE_COLUMNS = ("forcing_start", "forcing_end", "qobs_start", "qobs_end")
-
-
-@dataclass(frozen=True, eq=False)
-class BasinArrays:
-    """Inputs, target and attributes of a set of basins on one daily date axis.
-
-    Attributes
-    ----------
-    basins
-        8-character basin ids, in the order of the first axis of every array.
-    dates
-        Daily ``DatetimeIndex`` named ``date``, shared by all basins.
-    dynamic
-        float32 ``[basin, time, feature]`` meteorological inputs; NaN = missing.
-    target
-        float32 ``[basin, time]`` discharge (``data.target``, ``qobs`` for CAMELS-US) in mm/day
-        (raw or scaled); NaN = missing.
-    static
-        float32 ``[basin, attribute]`` catchment attributes.
-    dynamic_names, static_names
-        Names of the last axes of ``dynamic`` and ``static``.
-    coverage
-        Optional frame indexed by basin with the first and last day of valid forcings and
-        streamflow in the raw files (:data:`COVERAGE_COLUMNS`); used in error messages.
-    target_raw
-        Optional float32 ``[basin, time]`` discharge in mm/day exactly as read, kept by
-        :meth:`~ealstm.data.scaling.Scaler.transform` next to the standardised ``target``: the
-        observations written to ``predictions_*.nc`` and the NSE* standard deviations come from
-        it, never from ``target`` scaled back (float32 round trips turn zero flow into -6.7e-8).
-    """
-
-    basins: tuple[str, ...]
-    dates: pd.DatetimeIndex
-    dynamic: np.ndarray
-    target: np.ndarray
-    static: np.ndarray
-    dynamic_names: tuple[str, ...]
-    static_names: tuple[str, ...]
-    coverage: pd.DataFrame | None = None
-    target_raw: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        n_basins, n_dates = len(self.basins), len(self.dates)
-        expected = {
-            "dynamic": (n_basins, n_dates, len(self.dynamic_names)),
-            "target": (n_basins, n_dates),
-            "static": (n_basins, len(self.static_names)),
-        }
-        if self.target_raw is not None:
-            expected["target_raw"] = (n_basins, n_dates)
-        for name, shape in expected.items():
-            if getattr(self, name).shape != shape:
-                raise BasinDataError(f"BasinArrays.{name} has shape {getattr(self, name).shape}, "
-                                     f"expected {shape} from the basins, dates and names")
-
-    def time_slice(self, period: Period) -> slice:
-        """Return the indices of the closed range ``[period.start, period.end]`` on ``dates``.
-
-        Raises
-        ------
-        ConfigError
-            If the period is not inside the date axis of these arrays.
-        """
-        start, end = pd.Timestamp(period.start), pd.Timestamp(period.end)
-        if len(self.dates) == 0 or start < self.dates[0] or end > self.dates[-1]:
-            span = _span_text(self.dates)
-            raise ConfigError(f"period {period.start}..{period.end} is not inside the date axis "
-                              f"{span} of these arrays; load them with a DataConfig whose "
-                              "periods include it")
-        return slice(int(self.dates.searchsorted(start, side="left")),
-                     int(self.dates.searchsorted(end, side="right")))
-
-    def select(self, basins: Sequence[str]) -> BasinArrays:
-        """Return the arrays of ``basins`` (in that order) as a new :class:`BasinArrays`.
-
-        Raises
-        ------
-        ConfigError
-            If a basin is not in these arrays.
-        """
-        basins = tuple(str(b) for b in basins)
-        position = {basin: i for i, basin in enumerate(self.basins)}
-        missing = [b for b in basins if b not in position]
-        if missing:
-            raise ConfigError(f"basins {missing} are not in these arrays (they hold "
-                              f"{len(self.basins)} basins); add them to data.basins")
-        rows = np.array([position[b] for b in basins], dtype=np.int64)
-        coverage = None if self.coverage is None else self.coverage.loc[list(basins)]
-        return dataclasses.replace(
-            self, basins=basins, dynamic=np.ascontiguousarray(self.dynamic[rows]),
-            target=np.ascontiguousarray(self.target[rows]),
-            static=np.ascontiguousarray(self.static[rows]), coverage=coverage,
-            target_raw=None if self.target_raw is None
-            else np.ascontiguousarray(self.target_raw[rows]))
-
-    @property
-    def observed(self) -> np.ndarray:
-        """Discharge in mm/day as read: ``target_raw`` when scaled, else ``target`` itself."""
-        return self.target if self.target_raw is None else self.target_raw
-
-
 def load_basin_arrays(cfg: DataConfig, target_optional: bool = False) -> BasinArrays:
     """Load the arrays that ``cfg`` describes, from the cache if possible.
 
@@ -397,23 +294,12 @@ def _coverage_text(arrays: BasinArrays, input_ok: np.ndarray, target_ok: np.ndar
     """Describe the span of valid forcings and streamflow (from the raw files if known)."""
     if arrays.coverage is not None and len(arrays.coverage):
         cov = arrays.coverage
-        forcing = _span_text(cov["forcing_start"].min(), cov["forcing_end"].max())
-        qobs = _span_text(cov["qobs_start"].min(), cov["qobs_end"].max())
+        forcing = span_text(cov["forcing_start"].min(), cov["forcing_end"].max())
+        qobs = span_text(cov["qobs_start"].min(), cov["qobs_end"].max())
     else:
-        forcing = _span_text(arrays.dates[input_ok.any(axis=0)])
-        qobs = _span_text(arrays.dates[target_ok.any(axis=0)])
+        forcing = span_text(arrays.dates[input_ok.any(axis=0)])
+        qobs = span_text(arrays.dates[target_ok.any(axis=0)])
     return f"forcings {forcing}, streamflow {qobs}"
-
-
-def _span_text(first: pd.DatetimeIndex | pd.Timestamp, last: pd.Timestamp | None = None) -> str:
-    """``'YYYY-MM-DD..YYYY-MM-DD'`` of an index (or of two timestamps); ``'nothing'`` if empty."""
-    if last is None:
-        if len(first) == 0:
-            return "nothing"
-        first, last = first[0], first[-1]
-    if pd.isna(first) or pd.isna(last):
-        return "nothing"
-    return f"{first.date()}..{last.date()}"
 
 
 # --- arrays <-> netCDF -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ealstm.config import Period
-from ealstm.data.cache import BasinArrays
+from ealstm.data.arrays import BasinArrays
 from ealstm.errors import ConfigError, NoValidDataError
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ealstm.data.cache import BasinArrays
+from ealstm.data.arrays import BasinArrays
 from ealstm.errors import NoValidDataError
 
 log = logging.getLogger(__name__)

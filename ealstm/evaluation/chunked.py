@@ -24,7 +24,7 @@ number of masked days is logged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -169,6 +169,43 @@ def clean_inputs(x_d: torch.Tensor, x_s: torch.Tensor | None,
     return x_d, x_s
 
 
+#: ``fn(windows [N, warmup + n, F], statics [N, S] | None, n) -> [N, n, ...]``: one batch.
+ChunkFn = Callable[[torch.Tensor, torch.Tensor | None, int], torch.Tensor]
+
+
+def map_chunks(fn: ChunkFn, x_d: torch.Tensor, x_s: torch.Tensor | None, warmup: int,
+               chunk: int, batch_steps: int, device: torch.device, tail: tuple[int, ...] = (),
+               progress: bool = False) -> torch.Tensor:
+    """Apply ``fn`` to the chunk sequences of every row and day: the one chunked-simulation loop.
+
+    Cuts the series into the sequences of :func:`chunk_plan` (``warmup`` input-only days, then
+    ``n <= chunk`` predicted days), batches them by :func:`sequence_batches` and writes what
+    ``fn`` returns for the predicted days. :func:`simulate_chunked` passes the model's forward,
+    :func:`ealstm.analysis.sensitivity.day_gradients` the gradients of each predicted day.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch, time, *tail]`` on ``x_d``'s device and dtype; NaN for the first ``warmup``
+        days and where :func:`invalid_days` is true.
+    """
+    n_rows, n_times, _ = x_d.shape
+    invalid = invalid_days(x_d, x_s, warmup, chunk)
+    inputs, statics = clean_inputs(x_d, x_s, device)
+    out = torch.full((n_rows, n_times, *tail), float("nan"), dtype=x_d.dtype, device=device)
+    plan = chunk_plan(n_times, warmup, chunk)
+    batches = track(sequence_batches(n_rows, plan, warmup, batch_steps),
+                    count_batches(n_rows, plan, warmup, batch_steps), "simulate", progress)
+    for rows, starts, n_pred in batches:
+        rows, starts = rows.to(device), starts.to(device)
+        windows = gather_windows(inputs, rows, starts, warmup, n_pred)
+        values = fn(windows, None if statics is None else statics[rows], n_pred)
+        days = starts[:, None] + torch.arange(n_pred, device=device)
+        out[rows[:, None], days] = values.to(out.dtype)
+    out[invalid.to(out.device)] = float("nan")
+    return out.to(x_d.device)
+
+
 @torch.no_grad()
 def simulate_chunked(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor | None, warmup: int,
                      chunk: int, batch_steps: int = DEFAULT_BATCH_STEPS,
@@ -203,22 +240,10 @@ def simulate_chunked(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor | No
     if x_d.dim() != 3:
         raise ValueError(f"x_d must be [batch, time, feature], got shape {list(x_d.shape)}")
     model.eval()
-    n_rows, n_times, _ = x_d.shape
-    invalid = invalid_days(x_d, x_s, warmup, chunk)
-    inputs, statics = clean_inputs(x_d, x_s, _model_device(model))
-    out = torch.full((n_rows, n_times), float("nan"), dtype=x_d.dtype, device=inputs.device)
-    plan = chunk_plan(n_times, warmup, chunk)
-    batches = track(sequence_batches(n_rows, plan, warmup, batch_steps),
-                    count_batches(n_rows, plan, warmup, batch_steps), "simulate", progress)
-    for rows, starts, n_pred in batches:
-        rows, starts = rows.to(inputs.device), starts.to(inputs.device)
-        windows = gather_windows(inputs, rows, starts, warmup, n_pred)
-        y_hat = model(windows, None if statics is None else statics[rows], n_pred)
-        days = starts[:, None] + torch.arange(n_pred, device=inputs.device)
-        out[rows[:, None], days] = y_hat.to(out.dtype)
-    out[invalid.to(out.device)] = float("nan")
-    _report_masked(invalid, warmup)
-    return out.to(x_d.device)
+    out = map_chunks(model, x_d, x_s, warmup, chunk, batch_steps, _model_device(model),
+                     progress=progress)
+    _report_masked(invalid_days(x_d, x_s, warmup, chunk), warmup)
+    return out
 
 
 def _report_masked(invalid: torch.Tensor, warmup: int) -> None:

@@ -24,15 +24,16 @@ import pandas as pd
 import xarray as xr
 
 from ealstm.config import DataConfig, Period, RunConfig, load_run_config, validate_model
-from ealstm.data.cache import BasinArrays, load_basin_arrays
+from ealstm.data.arrays import BasinArrays
+from ealstm.data.cache import load_basin_arrays
 from ealstm.data.scaling import Scaler
+from ealstm.device import select_device
 from ealstm.errors import ConfigError
 from ealstm.evaluation.predict import Simulation, predict_period
 from ealstm.evaluation.run import load_trained_model
 from ealstm.io import load_json, save_netcdf
-from ealstm.rundir import RunPaths
-from ealstm.training.best_epoch import epoch_tag, resolve_epoch
-from ealstm.training.loop import select_device
+from ealstm.runs.best_epoch import epoch_tag, resolve_epoch
+from ealstm.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 

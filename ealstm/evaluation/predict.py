@@ -25,8 +25,9 @@ import xarray as xr
 from torch import nn
 
 from ealstm.config import Period, RunConfig
-from ealstm.data.cache import BasinArrays
+from ealstm.data.arrays import BasinArrays
 from ealstm.data.scaling import Scaler
+from ealstm.errors import ConfigError
 from ealstm.evaluation.chunked import period_inputs, simulate_chunked
 
 
@@ -90,6 +91,23 @@ def simulate(model: nn.Module, scaled: BasinArrays, time_slice: slice, how: Simu
     out = simulate_chunked(model, x_d, x_s, how.warmup, how.chunk,
                            batch_steps=how.batch_size * how.seq_length, progress=progress)
     return out[:, how.warmup:].float().cpu().numpy()
+
+
+def resolve_chunk(chunk: int | None, cfg: RunConfig) -> int:
+    """Return ``chunk``, defaulting to the run's evaluation chunk: one default for all users.
+
+    ``None`` -> ``evaluation.chunk`` or else ``train.predict_last_n`` (1 = exact seq-to-one for
+    the paper's models), so that the analyses see the simulation ``ealstm evaluate`` scores.
+
+    Raises
+    ------
+    ConfigError
+        ``chunk < 1``.
+    """
+    chunk = Simulation.of(cfg).chunk if chunk is None else int(chunk)
+    if chunk < 1:
+        raise ConfigError(f"chunk must be >= 1 predicted day (1 = exact seq-to-one), got {chunk}")
+    return chunk
 
 
 def to_discharge(scaler: Scaler, out: np.ndarray, clip_negative: bool) -> np.ndarray:

@@ -5,22 +5,25 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
+import xarray as xr
 from torch import nn
 
 from ealstm.config import ModelConfig, RunConfig, load_run_config
-from ealstm.data.cache import BasinArrays
+from ealstm.data.arrays import BasinArrays
+from ealstm.data.prepare import prepare_data
 from ealstm.data.scaling import Scaler
+from ealstm.device import select_device
 from ealstm.evaluation.metrics import evaluate_basins, summarize
 from ealstm.evaluation.predict import Simulation, predict_period
 from ealstm.io import load_json, save_csv, save_json, save_netcdf
 from ealstm.models import build_model
-from ealstm.rundir import RunPaths
-from ealstm.training.best_epoch import epoch_tag, resolve_epoch
-from ealstm.training.checkpoint import load_checkpoint
-from ealstm.training.loop import prepare_data, select_device
+from ealstm.runs.best_epoch import epoch_tag, resolve_epoch
+from ealstm.runs.checkpoint import load_checkpoint
+from ealstm.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +97,21 @@ def evaluate_run(run_dir: Path, period: str = "test", epoch: int | None = None,
     predictions = predict_period(run.model, run.scaled, run.scaler, cfg.data.period(period),
                                  Simulation.of(cfg), run.device, progress=True)
     predictions.attrs.update(run=str(paths.root), epoch=run.epoch, period=period)
-    save_netcdf(paths.predictions(period, tag), predictions)
-    table = evaluate_basins(predictions["qobs"], predictions["qsim"])
+    return save_evaluation(predictions, paths.root, period, tag, epoch=run.epoch)
+
+
+def save_evaluation(ds: xr.Dataset, folder: Path, period: str, tag: str = "",
+                    **info: Any) -> Evaluation:
+    """Score ``ds`` (``qobs``, ``qsim``) and write predictions, metrics and summary to ``folder``.
+
+    The one writer of evaluation results: runs (:func:`evaluate_run`), ensembles, held-out
+    basins of a search trial and ungauged folds all leave the same three files
+    (:class:`~ealstm.runs.paths.RunPaths`); ``info`` goes into the summary after ``period``.
+    """
+    paths = RunPaths(Path(folder))
+    save_netcdf(paths.predictions(period, tag), ds)
+    table = evaluate_basins(ds["qobs"], ds["qsim"])
     save_csv(paths.metrics(period, tag), table)
-    summary = {"period": period, "epoch": run.epoch, **summarize(table["nse"])}
+    summary = {"period": period, **info, **summarize(table["nse"])}
     save_json(paths.summary(period, tag), summary)
     return Evaluation(paths.predictions(period, tag), paths.metrics(period, tag), summary, table)

@@ -33,12 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ealstm.config import (
     RunConfig,
     _resolve_paths,
-    apply_overrides,
+    expand_config,
     parse_config,
+    parse_overrides,
     read_yaml_mapping,
     validate_model,
 )
 from ealstm.errors import ConfigError
+from ealstm.runs.paths import RESERVED_NAMES
 
 _LSTM_NO_STATIC = {"name": "lstm", "use_static": False}
 _LSTM_STATIC = {"name": "lstm", "use_static": True}
@@ -53,7 +55,6 @@ PAPER_CONFIGURATIONS: dict[str, dict[str, Any]] = {
 #: The paper's eight random seeds.
 PAPER_SEEDS = (111, 222, 333, 444, 555, 666, 777, 888)
 #: Folders of an experiment directory that are not configurations.
-RESERVED_NAMES = ("tables", "report", "experiment.yml")
 _NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 
@@ -120,15 +121,11 @@ def _reject_seed(raw: dict[str, Any], where: str) -> None:
                          "remove train.seed")
 
 
-def merge_sections(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``overrides`` into ``base`` one section deep (see the module docstring)."""
-    merged = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **copy.deepcopy(value)}
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
+def section_keys(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``{section: {key: value}}`` -> ``{"section.key": value}``: merged one section deep."""
+    return {f"{section}.{key}" if isinstance(values, dict) else section: value
+            for section, values in overrides.items()
+            for key, value in (values.items() if isinstance(values, dict) else [(None, values)])}
 
 
 def member_raw(exp: ExperimentConfig, configuration: str, seed: int) -> dict[str, Any]:
@@ -136,7 +133,7 @@ def member_raw(exp: ExperimentConfig, configuration: str, seed: int) -> dict[str
     if configuration not in exp.configurations:
         raise ConfigError(f"experiment {exp.name!r} has no configuration {configuration!r}; "
                           f"choose from {list(exp.configurations)}")
-    raw = merge_sections(exp.base, exp.configurations[configuration])
+    raw = expand_config(exp.base, section_keys(exp.configurations[configuration]))
     raw["train"] = {**(raw.get("train") or {}), "seed": seed}
     return {"name": f"seed{seed}", "runs_dir": str(exp.experiment_dir / configuration), **raw}
 
@@ -221,7 +218,7 @@ def load_experiment_config(path: Path, overrides: list[str] | None = None) -> Ex
     raw = read_yaml_mapping(path, "experiment config")
     raw.setdefault("configurations", copy.deepcopy(PAPER_CONFIGURATIONS))
     raw = _resolve_experiment_paths(raw, path.parent.resolve())
-    raw = apply_overrides(raw, list(overrides or []))
+    raw = expand_config(raw, parse_overrides(overrides or []))
     exp = parse_experiment(raw, source=str(path))
     validate_members(exp)
     return exp

@@ -12,19 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-import yaml
 
 from ealstm.errors import CheckpointError, DataNotFoundError
-from ealstm.evaluation.metrics import evaluate_basins, summarize
 from ealstm.evaluation.predict import clip_setting, is_current_prediction
-from ealstm.evaluation.run import Evaluation
-from ealstm.experiment.config import RESERVED_NAMES
-from ealstm.io import save_csv, save_json, save_netcdf
-from ealstm.rundir import RunPaths
-
-#: Member label of the ensemble mean in :func:`collect_metrics`.
-ENSEMBLE = "ensemble"
-
+from ealstm.evaluation.run import Evaluation, save_evaluation
+from ealstm.runs.paths import ENSEMBLE, ExperimentPaths, RunPaths
 
 
 def build_ensembles(experiment_dir: Path, configuration: str, period: str = "test",
@@ -58,14 +50,8 @@ def build_ensembles(experiment_dir: Path, configuration: str, period: str = "tes
     _check_clip_settings(folder, period, seeds)
     members = [xr.load_dataset(RunPaths(folder / f"seed{s}").predictions(period)) for s in seeds]
     ensemble = _ensemble_dataset(members, seeds, configuration, period)
-    paths = RunPaths(folder / ENSEMBLE)
-    save_netcdf(paths.predictions(period), ensemble)
-    table = evaluate_basins(ensemble["qobs"], ensemble["qsim"])
-    save_csv(paths.metrics(period), table)
-    summary = {"period": period, "configuration": configuration, "seeds": seeds,
-               "n_members": len(seeds), **summarize(table["nse"])}
-    save_json(paths.summary(period), summary)
-    return Evaluation(paths.predictions(period), paths.metrics(period), summary, table)
+    return save_evaluation(ensemble, folder / ENSEMBLE, period, configuration=configuration,
+                           seeds=seeds, n_members=len(seeds))
 
 
 def _check_clip_settings(folder: Path, period: str, seeds: list[int]) -> None:
@@ -91,10 +77,8 @@ def _check_clip_settings(folder: Path, period: str, seeds: list[int]) -> None:
 
 def _evaluated_seeds(folder: Path, period: str) -> list[int]:
     """Seeds with metrics and current predictions (with ``clip_negative``) of ``period``."""
-    found = [p for p in folder.glob("seed*") if p.name[4:].lstrip("-").isdigit()]
-    return [int(p.name[4:]) for p in found
-            if is_current_prediction(RunPaths(p).predictions(period))
-            and RunPaths(p).metrics(period).is_file()]
+    seeds = ExperimentPaths(folder.parent).seeds(folder.name, period)
+    return [s for s, p in seeds.items() if is_current_prediction(RunPaths(p).predictions(period))]
 
 
 def _ensemble_dataset(members: list[xr.Dataset], seeds: list[int], configuration: str,
@@ -140,11 +124,7 @@ def collect_metrics(experiment_dir: Path, period: str = "test") -> pd.DataFrame:
 
 
 def _configuration_names(experiment_dir: Path) -> list[str]:
-    spec = experiment_dir / "experiment.yml"
-    if spec.is_file():
-        return list(yaml.safe_load(spec.read_text(encoding="utf-8"))["configurations"])
-    return sorted(p.name for p in experiment_dir.iterdir()
-                  if p.is_dir() and p.name not in RESERVED_NAMES)
+    return ExperimentPaths(experiment_dir).configurations()
 
 
 def _metric_files(folder: Path, period: str) -> list[tuple[str, Path]]:

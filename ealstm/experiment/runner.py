@@ -10,13 +10,15 @@ finished, and then :class:`ExperimentError` lists the failures.
 
 Parallelism
 -----------
-``workers=1`` trains the members one after another in this process; ``workers=N`` runs up to N
-at once, each in its own ``spawn`` process (:func:`ealstm.workers.run_in_processes`; a script
-calling it must use ``if __name__ == "__main__":``). A worker that dies (killed, out of memory)
+Members go through the pool that the studies share (:mod:`ealstm.experiment.pool`), as an
+:class:`~ealstm.experiment.pool.Execution` says: ``workers=1`` trains the members one after
+another in this process; ``workers=N`` runs up to N at once, each in its own ``spawn`` process
+(:func:`ealstm.workers.run_in_processes`; a script calling it must use
+``if __name__ == "__main__":``). A worker that dies (killed, out of memory)
 fails only its member, which has no final checkpoint and is retried on the next run.
-Each member uses ``threads_per_worker`` torch threads (default
+Each member uses ``Execution.threads`` torch threads (default
 ``max(1, cpu_count // workers)``). A member depends only on its config and the thread count, so
-``workers=1`` and ``workers=N`` with the same ``threads_per_worker`` give bit-identical members.
+``workers=1`` and ``workers=N`` with the same ``threads`` give bit-identical members.
 
 Cluster (Dask)
 --------------
@@ -28,7 +30,8 @@ With ``scheduler="tcp://host:8786"`` the members go to a ``dask.distributed`` cl
 
 Workers need ``ealstm`` installed and must see the data, the cache and the experiment folder
 under the same paths (shared file system). Set ``workers`` to the members a machine runs at once
-(``--nworkers``), or ``threads_per_worker``, so that torch threads match its cores. A member runs
+(``--nworkers``), or ``Execution.threads`` (``--threads-per-worker``), so that torch threads
+match its cores. A member runs
 on one device (``train.device``); with several GPUs per machine start one worker per GPU with
 ``CUDA_VISIBLE_DEVICES`` set. Data-parallel training of one member across several GPUs or
 machines is **not implemented**: the parallelism is across members only.
@@ -37,30 +40,25 @@ machines is **not implemented**: the parallelism is across members only.
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 from ealstm.config import RunConfig, parse_config
-from ealstm.data.cache import build_cache
-from ealstm.errors import CheckpointError, ConfigError, EalstmError
+from ealstm.errors import CheckpointError, ExperimentError, WorkerDiedError
 from ealstm.evaluation.predict import is_current_prediction
 from ealstm.evaluation.run import evaluate_run
 from ealstm.experiment.config import ExperimentConfig, validate_members
 from ealstm.experiment.ensemble import build_ensembles
+from ealstm.experiment.pool import Execution, run_tasks, task_threads
 from ealstm.io import load_json, save_yaml
 from ealstm.locks import folder_lock
 from ealstm.progress import track
-from ealstm.rundir import RunPaths
-from ealstm.training.checkpoint import list_checkpoints
+from ealstm.runs.checkpoint import list_checkpoints
+from ealstm.runs.paths import RunPaths
 from ealstm.training.loop import check_current_loss_weights, train
-from ealstm.workers import WorkerDiedError, run_in_processes
 
 log = logging.getLogger(__name__)
 
@@ -69,30 +67,16 @@ _DIED_HINT = (" (or a script that calls run_experiment(workers>1) without "
               "`if __name__ == '__main__':`)")
 
 
-class ExperimentError(EalstmError, RuntimeError):
-    """One or more members of an experiment failed; the message lists them."""
-
-
-class MissingDependencyError(EalstmError, ImportError):
-    """An optional dependency (here: ``dask.distributed``) is not installed."""
-
-
-def run_experiment(exp: ExperimentConfig, workers: int = 1, threads_per_worker: int | None = None,
-                   progress: bool = False, scheduler: str | None = None) -> Path:
+def run_experiment(exp: ExperimentConfig, execution: Execution | None = None) -> Path:
     """Train and evaluate every member of ``exp`` and build the ensembles.
 
     Parameters
     ----------
     exp
         The experiment; every member config is validated before anything runs.
-    workers
-        Members trained at once (local process pool); 1 = one after another in this process.
-    threads_per_worker
-        Torch threads per member; default ``max(1, cpu_count // workers)``.
-    progress
-        Show progress bars (per epoch with ``workers=1``, per member otherwise).
-    scheduler
-        Address of a Dask scheduler (``tcp://host:8786``): run the members on that cluster.
+    execution
+        Workers, torch threads per member, Dask scheduler and progress bars
+        (:class:`~ealstm.experiment.pool.Execution`); default: one member after another here.
 
     Returns
     -------
@@ -108,17 +92,15 @@ def run_experiment(exp: ExperimentConfig, workers: int = 1, threads_per_worker: 
     ExperimentError
         Some members failed (after the ensembles of the others were written).
     """
-    if workers < 1 or (threads_per_worker is not None and threads_per_worker < 1):
-        raise ConfigError("workers and threads_per_worker must be at least 1")
+    execution = execution or Execution()
     configs = validate_members(exp)
-    if scheduler:
-        _require_dask()
+    execution.check()
     exp.experiment_dir.mkdir(parents=True, exist_ok=True)
     save_yaml(exp.experiment_dir / "experiment.yml", exp.to_dict())
     todo = {m: cfg for m, cfg in configs.items() if not member_finished(cfg, exp.periods)}
     log.info("experiment %s: %d members, %d to train or evaluate", exp.name, len(configs),
              len(todo))
-    failures = _dispatch(todo, exp.periods, workers, threads_per_worker, progress, scheduler)
+    failures = _dispatch(todo, exp.periods, execution)
     _finish(exp, failures)
     return exp.experiment_dir
 
@@ -194,41 +176,24 @@ def _check_trained_with(cfg: RunConfig) -> None:
                               "experiment's; delete it or use another experiment_dir")
 
 
-def _member_task(raw: dict[str, Any], periods: list[str], threads_per_worker: int | None,
-                 workers: int, progress: bool = False) -> str:
+def _member_task(raw: dict[str, Any], periods: list[str], execution: Execution,
+                 progress: bool = False) -> str:
     """Run one member in a worker (process, Dask worker or this process) with a thread cap."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads_per_worker or max(1, _cpu_count() // workers))
-    try:
+    with task_threads(execution):
         return str(run_member(parse_config(raw), periods, progress))
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _cpu_count() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 # --- dispatch ---------------------------------------------------------------------------------
 
 
-def _dispatch(todo: dict[Member, RunConfig], periods: list[str], workers: int,
-              threads: int | None, progress: bool, scheduler: str | None) -> dict[Member, str]:
+def _dispatch(todo: dict[Member, RunConfig], periods: list[str],
+              execution: Execution) -> dict[Member, str]:
     """Run the members; return ``member -> error message`` of those that failed."""
-    args = {m: (cfg.to_dict(), list(periods), threads, workers) for m, cfg in todo.items()}
-    if not todo:
-        return {}
-    if scheduler:
-        return _run_dask(scheduler, args, progress)
-    if workers == 1:
-        return _collect([(m, partial(_member_task, *a, progress)) for m, a in args.items()],
-                        False)
-    for data in {cfg.data.model_dump_json(): cfg.data for cfg in todo.values()}.values():
-        build_cache(data)  # parse the raw files once, not once per worker
-    tasks = {m: (_member_task, a) for m, a in args.items()}
-    return _collect(run_in_processes(tasks, min(workers, len(todo))), progress, len(tasks))
+    tasks = {m: (_member_task, (cfg.to_dict(), list(periods), execution))
+             for m, cfg in todo.items()}
+    outcomes = run_tasks(tasks, execution, [cfg.data for cfg in todo.values()])
+    per_member = execution.workers > 1 or bool(execution.scheduler)  # serial: bars per epoch
+    return _collect(outcomes, execution.progress and per_member, len(tasks))
 
 
 def _collect(outcomes: Iterable[tuple[Member, Callable[[], Any]]], progress: bool,
@@ -243,39 +208,3 @@ def _collect(outcomes: Iterable[tuple[Member, Callable[[], Any]]], progress: boo
             hint = _DIED_HINT if isinstance(exc, WorkerDiedError) else ""
             failures[member] = f"{type(exc).__name__}: {exc}{hint}"
     return failures
-
-
-def _require_dask() -> None:
-    try:
-        import dask.distributed  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "running members on a Dask cluster (scheduler=...) needs dask.distributed; "
-            "install it with `pip install 'ealstm[cluster]'`") from exc
-
-
-#: Seconds to wait for a Dask scheduler before giving up (dask's default is 30).
-SCHEDULER_TIMEOUT_S = 5
-
-
-def _connect(client_class: type, scheduler: str) -> Any:
-    """Connect to ``scheduler``; an unreachable address raises :class:`ConfigError` fast."""
-    try:
-        return client_class(scheduler, timeout=SCHEDULER_TIMEOUT_S)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ConfigError(f"--scheduler {scheduler}: no Dask scheduler answered within "
-                          f"{SCHEDULER_TIMEOUT_S} s ({type(exc).__name__}: {exc}); start one "
-                          "with `dask scheduler` or check the address") from None
-
-
-def _run_dask(scheduler: str, args: dict[Member, tuple], progress: bool) -> dict[Member, str]:
-    """Submit the members to the Dask scheduler at ``scheduler`` and wait for them."""
-    from dask.distributed import Client
-    from dask.distributed import as_completed as dask_completed
-
-    with _connect(Client, scheduler) as client:
-        member_of = {client.submit(_member_task, *a, pure=False,
-                                   key=f"ealstm-{c}-seed{s}-{uuid.uuid4().hex[:8]}"): (c, s)
-                     for (c, s), a in args.items()}
-        return _collect(((member_of[f], f.result) for f in dask_completed(list(member_of))),
-                        progress, len(member_of))

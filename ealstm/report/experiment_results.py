@@ -18,15 +18,14 @@ the same basins, as the paper's 531 (Table 2) and 447 (Table 3) basins.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from ealstm.errors import BasinDataError, DataNotFoundError
+from ealstm.runs.paths import ENSEMBLE, ExperimentPaths
 
 __all__ = [
     "ConfigurationResults",
@@ -45,10 +44,9 @@ logger = logging.getLogger(__name__)
 PAPER_ORDER = ("lstm_no_static_mse", "lstm_no_static_nse", "lstm_static_mse", "lstm_static_nse",
                "ealstm_mse", "ealstm_nse")
 #: Directory of a configuration that holds the ensemble mean's metrics and predictions.
-ENSEMBLE_DIR = "ensemble"
+ENSEMBLE_DIR = ENSEMBLE
 #: Population std over seeds, as ``np.std`` in the paper's notebook.
 SEED_STD_DDOF = 0
-_SEED_DIR = re.compile(r"^seed(.+)$")
 
 
 @dataclass(frozen=True)
@@ -100,29 +98,10 @@ def read_metrics_csv(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _seed_key(label: str) -> tuple[int, int | str]:
-    return (0, int(label)) if label.isdigit() else (1, label)
-
-
 def _seed_dirs(config_dir: Path, period: str) -> dict[str, Path]:
     """``seed label -> member dir`` of the members that have metrics for ``period``."""
-    found = {}
-    for child in config_dir.iterdir() if config_dir.is_dir() else []:
-        match = _SEED_DIR.match(child.name)
-        if match and child.is_dir() and (child / f"metrics_{period}.csv").is_file():
-            found[match.group(1)] = child
-    return {label: found[label] for label in sorted(found, key=_seed_key)}
-
-
-def _declared_order(experiment_dir: Path) -> list[str]:
-    """Return the configuration names in ``experiment.yml`` order (empty if unreadable)."""
-    path = experiment_dir / "experiment.yml"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        return []
-    configurations = raw.get("configurations") if isinstance(raw, dict) else None
-    return [str(k) for k in configurations] if isinstance(configurations, dict) else []
+    seeds = ExperimentPaths(config_dir.parent).seeds(config_dir.name, period)
+    return {str(seed): path for seed, path in seeds.items()}
 
 
 def find_configurations(experiment_dir: Path, period: str = "test") -> list[str]:
@@ -144,7 +123,7 @@ def find_configurations(experiment_dir: Path, period: str = "test") -> list[str]
             f"no {experiment_dir}/<configuration>/seed<seed>/metrics_{period}.csv found; "
             f"train and evaluate the experiment on the {period!r} period first"
         )
-    declared = _declared_order(experiment_dir)
+    declared = ExperimentPaths(experiment_dir).declared_configurations()
     rank: dict[str, int] = {}
     for name in (*PAPER_ORDER, *declared):
         rank.setdefault(name, len(rank))

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-import yaml
 from matplotlib.axes import Axes
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
@@ -30,6 +29,7 @@ from matplotlib.figure import Figure
 from ealstm.errors import ConfigError, NoValidDataError
 from ealstm.evaluation.metrics import nse as nse_score
 from ealstm.io import atomic_path
+from ealstm.runs.paths import ENSEMBLE, ExperimentPaths
 
 #: Colours of the paper's Fig. 3 per model family; darker shade: NSE* loss, lighter: MSE.
 FAMILY_COLORS = {
@@ -40,7 +40,6 @@ FAMILY_COLORS = {
 OTHER_COLORS = ("#2c7bb6", "#d7191c", "#404040", "#8c510a", "#01665e", "#c51b7d", "#999999")
 #: Days shown by the hydrographs of :func:`experiment_figures` (the end of the period).
 HYDROGRAPH_DAYS = 730
-ENSEMBLE = "ensemble"
 
 
 def config_color(name: str, index: int = 0) -> str:
@@ -179,10 +178,7 @@ def save_figure(fig: Figure, path: Path) -> Path:
 
 def load_experiment(experiment_dir: Path) -> dict[str, Any]:
     """Return the resolved ``experiment.yml`` of an experiment (empty dict when absent)."""
-    path = Path(experiment_dir) / "experiment.yml"
-    if not path.is_file():
-        return {}
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return ExperimentPaths(Path(experiment_dir)).read_spec()
 
 
 def configuration_names(experiment_dir: Path, experiment: Mapping[str, Any]) -> list[str]:
@@ -192,8 +188,7 @@ def configuration_names(experiment_dir: Path, experiment: Mapping[str, Any]) -> 
         return [str(name) for name in listed]
     if listed:
         return [str(c["name"]) if isinstance(c, Mapping) else str(c) for c in listed]
-    return sorted(p.name for p in Path(experiment_dir).iterdir()
-                  if p.is_dir() and ((p / ENSEMBLE).is_dir() or any(p.glob("seed*"))))
+    return ExperimentPaths(Path(experiment_dir)).configurations()
 
 
 def member_names(experiment_dir: Path, experiment: Mapping[str, Any], configuration: str
@@ -202,8 +197,7 @@ def member_names(experiment_dir: Path, experiment: Mapping[str, Any], configurat
     seeds = experiment.get("seeds")
     if seeds:
         return [f"seed{seed}" for seed in seeds]
-    found = [p.name for p in (Path(experiment_dir) / configuration).glob("seed*") if p.is_dir()]
-    return sorted(found, key=lambda name: (len(name), name))
+    return [f"seed{seed}" for seed in ExperimentPaths(Path(experiment_dir)).seeds(configuration)]
 
 
 def read_metrics(path: Path) -> pd.DataFrame:

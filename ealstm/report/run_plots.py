@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +27,13 @@ from matplotlib.figure import Figure
 
 from ealstm.analysis.maps import draw_basemap
 from ealstm.config import DataConfig, RunConfig, load_run_config
+from ealstm.data.readers.datasets import precipitation_input, read_basin, read_locations
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError, NoValidDataError
 from ealstm.report.figures import _nse_text, read_metrics, save_figure
-from ealstm.rundir import RunPaths
+from ealstm.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 
-#: Dynamic-input names read as precipitation (first match wins, case-insensitive).
-PRECIPITATION = re.compile(r"^(prcp|precip.*|total_precipitation.*|pr|p|rain.*)$", re.IGNORECASE)
 #: metric -> (label with unit, colour map, fixed colour range or None for the data's).
 METRIC_STYLES = {
     "nse": ("NSE (-)", "viridis", (0.0, 1.0)), "kge": ("KGE (-)", "viridis", (0.0, 1.0)),
@@ -67,13 +65,12 @@ def _check_basin(basin: str, known: list[str], source: Path) -> None:
 def precipitation(cfg: DataConfig, basin: str) -> pd.Series | None:
     """Daily precipitation (mm/day) of ``basin`` from the run's first precipitation input.
 
-    The column is the first of ``data.dynamic_inputs`` that matches :data:`PRECIPITATION`
+    The column is the first of ``data.dynamic_inputs`` that matches
+    :data:`~ealstm.data.readers.datasets.PRECIPITATION`
     (``prcp`` of CAMELS-US, ``total_precipitation_sum`` of Caravan); None when there is none
     or when the run's data cannot be found (a warning says why).
     """
-    from ealstm.data.datasets import read_basin
-
-    column = next((c for c in cfg.dynamic_inputs if PRECIPITATION.match(c)), None)
+    column = precipitation_input(cfg)
     if column is None:
         return None
     try:
@@ -164,26 +161,14 @@ def plot_run_hydrograph(run_dir: Path, basin: str, period: str = "test", log: bo
 
 
 def basin_locations(cfg: DataConfig, basins: list[str]) -> pd.DataFrame:
-    """``lat, lon`` (degrees) of ``basins``, indexed by basin, from the run's data set.
+    """``lat, lon`` (degrees) of ``basins``, indexed by basin, through the data-set reader.
 
     Raises
     ------
     ConfigError
         The data set has no ``gauge_lat``/``gauge_lon`` for these basins.
     """
-    from ealstm.data import caravan, generic
-    from ealstm.data.camels_us import read_gauge_locations
-
-    try:
-        if cfg.dataset == "camels_us":
-            return read_gauge_locations(cfg.data_dir, basins)[["lat", "lon"]]
-        module = caravan if cfg.dataset == "caravan" else generic
-        frame = module.read_attributes(cfg.data_dir, basins, ["gauge_lat", "gauge_lon"])
-    except (ConfigError, DataNotFoundError, BasinDataError) as exc:
-        raise ConfigError(f"no gauge coordinates for the map in the {cfg.dataset} data at "
-                          f"{cfg.data_dir}: the attributes need gauge_lat and gauge_lon "
-                          f"columns for every basin ({exc})") from None
-    return frame.set_axis(["lat", "lon"], axis=1)
+    return read_locations(cfg, basins)
 
 
 def _metric_column(table: pd.DataFrame, metric: str, source: Path) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from ealstm.io import save_csv
-from ealstm.rundir import RunPaths
+from ealstm.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from ealstm.config import RunConfig, load_run_config
 from ealstm.data.scaling import Scaler
 from ealstm.errors import CheckpointError
 from ealstm.io import load_json
-from ealstm.rundir import RunPaths
-from ealstm.training.best_epoch import default_epoch
-from ealstm.training.checkpoint import load_checkpoint
+from ealstm.runs.best_epoch import default_epoch
+from ealstm.runs.checkpoint import load_checkpoint
+from ealstm.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 

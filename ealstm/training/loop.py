@@ -25,7 +25,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ealstm.config import RunConfig, TrainConfig, load_run_config
-from ealstm.data.cache import BasinArrays, load_basin_arrays
+from ealstm.data.arrays import BasinArrays
+from ealstm.data.prepare import prepare_data
 from ealstm.data.scaling import Scaler
 from ealstm.data.windows import (
     SampleIndex,
@@ -35,60 +36,28 @@ from ealstm.data.windows import (
     sample_index,
     thin_index,
 )
-from ealstm.errors import CheckpointError, ConfigError, NoValidDataError, TrainingDivergedError
+from ealstm.device import select_device
+from ealstm.errors import CheckpointError, NoValidDataError, TrainingDivergedError
 from ealstm.evaluation.metrics import METRICS
 from ealstm.evaluation.predict import Simulation, simulate, to_discharge
 from ealstm.io import load_json, remove_orphan_tmp_files, save_csv, save_json, save_yaml
 from ealstm.locks import folder_lock
 from ealstm.models import build_model
 from ealstm.progress import is_terminal
-from ealstm.rundir import RunPaths
-from ealstm.training.best_epoch import BestEpoch, format_epoch_line, save_best_epoch
-from ealstm.training.checkpoint import (
+from ealstm.runs.best_epoch import BestEpoch, format_epoch_line, save_best_epoch
+from ealstm.runs.checkpoint import (
     checkpoint_dir,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
+from ealstm.runs.paths import RunPaths
 from ealstm.training.epoch_log import EpochLog
 from ealstm.training.finetune import init_scaler, init_weights, resolve_init
 from ealstm.training.losses import LOSSES
 from ealstm.training.threads import calibrate_threads
 
 log = logging.getLogger(__name__)
-
-
-def select_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else is passed to torch.
-
-    Raises
-    ------
-    ConfigError
-        An unknown device name, or a CUDA/MPS device that this machine does not have.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ConfigError(f"train.device {name!r} is not a torch device; use auto, cpu or "
-                          "cuda") from None
-    available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                 "mps": torch.backends.mps.is_available()}
-    if not available.get(device.type, False):
-        raise ConfigError(f"train.device {name!r}: no {device.type} device on this machine; "
-                          "use train.device: auto or cpu")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(f"train.device {name!r}: this machine has "
-                          f"{torch.cuda.device_count()} CUDA device(s)")
-    return device
-
-
-def prepare_data(cfg: RunConfig, scaler: Scaler | None = None) -> tuple[BasinArrays, Scaler]:
-    """Load the basin arrays and standardise them (fitting the scaler on the train period)."""
-    arrays = load_basin_arrays(cfg.data)
-    scaler = scaler or Scaler.fit(arrays, cfg.data.train_period)
-    return scaler.transform(arrays), scaler
 
 
 def n_static_inputs(cfg: RunConfig, scaled: BasinArrays) -> int:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ealstm.config import LOSS_NAMES
 from ealstm.errors import NoValidDataError
 
 __all__ = ["LOSSES", "LossFn", "mse_loss", "nse_star_loss"]
@@ -134,4 +135,4 @@ def nse_star_loss(y_hat: Tensor, y: Tensor, q_std: Tensor, eps: float = 0.1) -> 
 
 
 #: Registry of loss names (``train.loss`` in the config) -> loss functions.
-LOSSES: dict[str, LossFn] = {"mse": mse_loss, "nse_star": nse_star_loss}
+LOSSES: dict[str, LossFn] = dict(zip(LOSS_NAMES, (mse_loss, nse_star_loss), strict=True))

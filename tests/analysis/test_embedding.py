@@ -181,6 +181,7 @@ def test_variance_reduction_handles_nan_explicitly_and_aligns_series_labels():
 
 
 # --------------------------------------------------------------------------- driver
+@pytest.mark.slow
 def test_embedding_analysis_writes_every_artifact(tiny_ealstm_run, tmp_path):
     run_dir = Path(shutil.copytree(tiny_ealstm_run, tmp_path / "run"))
     result = embedding_analysis(run_dir, ks=(2, 3, 7), n_init=3, seed=0)
@@ -237,7 +238,7 @@ def test_embedding_separates_generating_classes_at_least_as_well_as_raw_attribut
     model also learns within-class differences, but stayed above the raw attributes in all 13
     configurations tried.
     """
-    from ealstm.data.demo import generate_demo_data
+    from ealstm.data.synthetic.demo import generate_demo_data
 
     data = generate_demo_data(tmp_path / "data", n_basins=12, start="1997-10-01",
                               end="2001-09-30", seed=0)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
+from ealstm.analysis import maps
 from ealstm.analysis import sensitivity as sens
 from ealstm.config import parse_config
 from ealstm.data.windows import gather_batch, sample_index
@@ -129,7 +130,7 @@ def test_rank_attributes_normalises_per_basin_then_averages():
 
 
 def test_map_without_state_outlines_is_a_plain_frame(monkeypatch, tmp_path):
-    monkeypatch.setattr(sens, "state_outlines", lambda: None)
+    monkeypatch.setattr(maps, "state_outlines", lambda: None)
     most = pd.DataFrame({"lat": [40.0, 35.0], "lon": [-100.0, -90.0],
                          "attribute": ["p_mean", "aridity"]})
     ranking = pd.DataFrame({"attribute": ["aridity", "p_mean"]})
@@ -138,10 +139,10 @@ def test_map_without_state_outlines_is_a_plain_frame(monkeypatch, tmp_path):
 
 
 def test_state_outlines_resource_covers_conus():
-    lines = sens.state_outlines()
+    lines = maps.state_outlines()
     assert lines is not None and len(lines) > 100
     points = np.concatenate(lines)
-    west, east, south, north = sens.CONUS_EXTENT
+    west, east, south, north = maps.CONUS_EXTENT
     assert points[:, 0].min() >= west and points[:, 0].max() <= east
     assert points[:, 1].min() >= south and points[:, 1].max() <= north
 

@@ -18,7 +18,12 @@ from ealstm.analysis.signatures import (
     basin_signatures,
     compute_signatures,
 )
-from ealstm.data.camels_us import read_attributes, read_basin_list, read_forcings
+from ealstm.data.readers.camels_us import (
+    read_attributes,
+    read_basin_list,
+    read_forcings,
+    signature_series,
+)
 from ealstm.errors import BasinDataError, ConfigError, NoValidDataError
 
 CAMELS_HYDRO_COLUMNS = (
@@ -276,8 +281,8 @@ def test_input_must_be_a_daily_dated_series() -> None:
 
 def test_basin_signatures_on_the_synthetic_tree(demo_camels: Path) -> None:
     basins = read_basin_list(demo_camels / "basin_list.txt")
-    table = basin_signatures(demo_camels, basins, "maurer_extended",
-                             ("1995-10-01", "2003-09-30"), area="forcing", max_missing=1.0)
+    series = signature_series(demo_camels, basins, "maurer_extended", area="forcing")
+    table = basin_signatures(series, ("1995-10-01", "2003-09-30"), max_missing=1.0)
     assert list(table.index) == basins and table.index.name == "gauge_id"
     assert list(table.columns) == [*CAMELS_HYDRO_COLUMNS, "status"]
     assert (table["status"] == "ok").all()
@@ -313,7 +318,8 @@ AGREEMENT = {
 @pytest.fixture(scope="module")
 def camels_01022500(shared_camels: Path) -> tuple[pd.Series, pd.Series]:
     """Our signatures and the published ``camels_hydro.txt`` row of 01022500."""
-    ours = basin_signatures(shared_camels, [BASIN], "nldas", CAMELS_PERIOD).loc[BASIN]
+    ours = basin_signatures(signature_series(shared_camels, [BASIN], "nldas"),
+                            CAMELS_PERIOD).loc[BASIN]
     published = read_attributes(shared_camels, [BASIN]).loc[BASIN]
     return ours, published
 
@@ -339,8 +345,8 @@ def test_precipitation_signatures_with_nldas_are_pinned(camels_01022500: tuple) 
 def test_area_choice_scales_only_the_flow_magnitudes(shared_camels: Path,
                                                      camels_01022500: tuple) -> None:
     ours, published = camels_01022500
-    header = basin_signatures(shared_camels, [BASIN], "nldas", CAMELS_PERIOD,
-                              area="forcing").loc[BASIN]
+    header = basin_signatures(signature_series(shared_camels, [BASIN], "nldas", area="forcing"),
+                              CAMELS_PERIOD).loc[BASIN]
     _, header_area = read_forcings(shared_camels, BASIN, "nldas")
     scale = float(published["area_gages2"]) / header_area  # 573.6 / 587.676 km^2
     for name in ("q_mean", "q5", "q95", "runoff_ratio"):
@@ -351,9 +357,9 @@ def test_area_choice_scales_only_the_flow_magnitudes(shared_camels: Path,
 
 def test_short_record_basin_is_reported(shared_camels: Path) -> None:
     # 01547700 has discharge for 2000..2003 only: > 5.02 % missing in the CAMELS period
-    table = basin_signatures(shared_camels, ["01547700"], "nldas", errors="nan")
+    table = basin_signatures(signature_series(shared_camels, ["01547700"], "nldas"), errors="nan")
     row = table.loc["01547700"]
     assert math.isnan(row["q_mean"]) and "miss discharge" in row["status"]
     assert 0 < row["baseflow_index"] < 1  # exempt from the tolerance, as in camels_hydro.txt
     with pytest.raises(NoValidDataError, match="basin 01547700, signature q_mean"):
-        basin_signatures(shared_camels, ["01547700"], "nldas")
+        basin_signatures(signature_series(shared_camels, ["01547700"], "nldas"))

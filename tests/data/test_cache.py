@@ -12,7 +12,6 @@ import pytest
 import xarray as xr
 
 from ealstm.config import DataConfig, Period
-from ealstm.data import camels_us
 from ealstm.data.cache import (
     BasinArrays,
     arrays_to_dataset,
@@ -24,6 +23,7 @@ from ealstm.data.cache import (
     load_basin_arrays,
     resolve_basins,
 )
+from ealstm.data.readers import camels_us
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
 
 BASINS = ("08023080", "01022500", "06221400")

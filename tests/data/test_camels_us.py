@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ealstm.config import FORCING_PRODUCTS, PAPER_ATTRIBUTES
-from ealstm.data.camels_us import (
+from ealstm.data.readers.camels_us import (
     FORCING_TAGS,
     available_basins,
     read_attributes,

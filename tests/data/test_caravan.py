@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from ealstm.config import DataConfig, Period, parse_config
-from ealstm.data import caravan
 from ealstm.data.cache import cache_key, date_axis, load_basin_arrays, resolve_basins
-from ealstm.data.datasets import DATASETS, list_basins, read_basin, read_statics
+from ealstm.data.readers import caravan
+from ealstm.data.readers.datasets import DATASETS, list_basins, read_basin, read_statics
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
 
 INPUTS = ("total_precipitation_sum", "temperature_2m_mean", "potential_evaporation_sum")
@@ -259,27 +259,3 @@ def test_basins_from_file_or_folder(root: Path, tmp_path: Path) -> None:
     assert len(resolve_basins(_cfg(root, tmp_path, basins=None))) == 3
     with pytest.raises(DataNotFoundError, match="lamah_7"):
         load_basin_arrays(_cfg(root, tmp_path, basins=("lamah_1", "lamah_7")))
-
-
-@pytest.mark.parametrize("formats", [{"camels": "csv", "lamah": "netcdf"},
-                                     {"camels": "netcdf", "lamah": "csv"}])
-def test_one_epoch_training_run(tmp_path: Path, formats: dict[str, str]) -> None:
-    from ealstm.training.loop import train
-
-    data = make_caravan(tmp_path / "Caravan", formats)
-    raw = {
-        "name": "caravan_tiny", "runs_dir": str(tmp_path / "runs"),
-        "data": {"dataset": "caravan", "data_dir": str(data),
-                 "basins": ["camels_01022500", "lamah_1"], "dynamic_inputs": list(INPUTS),
-                 "static_attributes": list(ATTRS), "seq_length": 10,
-                 "train_period": {"start": "2001-01-01", "end": "2001-12-31"},
-                 "test_period": {"start": "2000-03-01", "end": "2000-12-31"},
-                 "cache_dir": str(tmp_path / "cache")},
-        "model": {"name": "ealstm", "hidden_size": 8},
-        "train": {"epochs": 1, "batch_size": 64, "seed": 1, "device": "cpu", "num_threads": 1},
-    }
-    run_dir = train(parse_config(raw), progress=False)
-    assert (run_dir / "scaler.json").is_file()
-    assert list((run_dir / "checkpoints").glob("epoch_001.pt"))
-    log = pd.read_csv(run_dir / "train_log.csv")
-    assert len(log) == 1 and np.isfinite(log["train_loss"]).all()

@@ -1,4 +1,4 @@
-"""Tests of the synthetic CAMELS-US generator (ealstm.data.demo)."""
+"""Tests of the synthetic CAMELS-US generator (ealstm.data.synthetic.demo)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from ealstm.config import PAPER_ATTRIBUTES
-from ealstm.data.demo import (
+from ealstm.data.synthetic.demo import (
     ATTRIBUTE_COLUMNS,
     CLASSES,
     FORCING_PRODUCTS,
@@ -181,7 +181,7 @@ def test_streamflow_line_format_matches_the_real_file(shared_camels: Path) -> No
 
 
 def test_round_trip_through_the_parser(demo_root: Path, demo_sim) -> None:
-    camels_us = pytest.importorskip("ealstm.data.camels_us")
+    camels_us = pytest.importorskip("ealstm.data.readers.camels_us")
     for b, basin in enumerate(demo_sim.basins):
         forcings, area_km2 = camels_us.read_forcings(demo_root, basin, "maurer_extended")
         assert area_km2 == pytest.approx(demo_sim.params["area_km2"].iloc[b])

@@ -1,4 +1,4 @@
-"""Tests of ealstm.data.download against a local HTTP server (no internet needed)."""
+"""Tests of ealstm.data.acquire.download against a local HTTP server (no internet needed)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ealstm.data import archives
-from ealstm.data import download as dl
-from ealstm.data.archives import extract_archive
-from ealstm.data.download import download_dataset
-from ealstm.data.fetch import DownloadError, download_file
-from ealstm.errors import ConfigError, EalstmError
+from ealstm.data.acquire import archives
+from ealstm.data.acquire import download as dl
+from ealstm.data.acquire.archives import extract_archive
+from ealstm.data.acquire.download import download_dataset
+from ealstm.data.acquire.fetch import download_file
+from ealstm.errors import ConfigError, DownloadError, EalstmError
 
 # --------------------------------------------------------------------------------------------
 # local HTTP server with Range support and switchable misbehaviour
@@ -184,7 +184,7 @@ def test_malformed_checksum_is_a_config_error(tmp_path: Path) -> None:
 def test_unverified_download_logs_digest(server: LocalServer, tmp_path: Path,
                                          caplog: pytest.LogCaptureFixture) -> None:
     url = server.add("/plain.bin", PAYLOAD)
-    with caplog.at_level(logging.WARNING, logger="ealstm.data.fetch"):
+    with caplog.at_level(logging.WARNING, logger="ealstm.data.acquire.fetch"):
         download_file(url, tmp_path / "plain.bin", progress=False)
     assert sha(PAYLOAD) in caplog.text and "NOT verified" in caplog.text
 
@@ -381,7 +381,7 @@ def test_registry_points_at_official_hosts() -> None:
 @pytest.fixture(scope="module")
 def camels_like(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """Files of a tiny CAMELS-US download, keyed by the registry's file names."""
-    from ealstm.data.demo import generate_demo_data
+    from ealstm.data.synthetic.demo import generate_demo_data
 
     tree = generate_demo_data(tmp_path_factory.mktemp("demo"), n_basins=2, start="2000-01-01",
                               end="2000-12-31", seed=1)
@@ -410,13 +410,13 @@ def test_download_camels_us_end_to_end(server: LocalServer, tmp_path: Path,
                                        camels_like: dict[str, bytes],
                                        monkeypatch: pytest.MonkeyPatch,
                                        caplog: pytest.LogCaptureFixture) -> None:
-    from ealstm.data.camels_us import available_basins, read_attributes, read_forcings
+    from ealstm.data.readers.camels_us import available_basins, read_attributes, read_forcings
 
     archive = "basin_timeseries_v1p2_metForcing_obsFlow.zip"
     source = _serve_source(server, dl.SOURCES["camels-us"], camels_like,
                            {archive: sha(camels_like[archive])})
     monkeypatch.setitem(dl.SOURCES, "camels-us", source)
-    with caplog.at_level(logging.WARNING, logger="ealstm.data.fetch"):
+    with caplog.at_level(logging.WARNING, logger="ealstm.data.acquire.fetch"):
         data_dir = download_dataset("camels-us", tmp_path / "data", progress=False)
 
     assert data_dir == tmp_path / "data" / "camels_us"
@@ -480,7 +480,7 @@ def test_download_dataset_attributes_as_archive(server: LocalServer, tmp_path: P
                                                 camels_like: dict[str, bytes],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The arrangement also handles NCAR's older camels_attributes_v2.0.zip packaging."""
-    from ealstm.data.camels_us import read_attributes
+    from ealstm.data.readers.camels_us import read_attributes
 
     attributes = {f"camels_attributes_v2.0/{k}": v for k, v in camels_like.items()
                   if k.startswith("camels_")}
@@ -565,7 +565,7 @@ def test_link_leaving_the_final_folder_is_rejected(server: LocalServer, tmp_path
 
 def test_chained_links_and_hard_links_leaving_the_final_folder_are_rejected(
         tmp_path: Path) -> None:
-    from ealstm.data.archives import check_links_confined
+    from ealstm.data.acquire.archives import check_links_confined
 
     # "self" -> . stays inside; "b" -> self/.. is d/.., one level above the data folder
     cases = {"chain": [link("a/b/c/d/self", "."), link("a/b/c/d/b", "self/..")],

@@ -1,6 +1,6 @@
 """Fault corpus: one generated defect per class and reader, each with the message it must give.
 
-CAMELS-US trees come from the synthetic generator (:mod:`ealstm.data.demo`), Caravan and
+CAMELS-US trees come from the synthetic generator (:mod:`ealstm.data.synthetic.demo`), Caravan and
 generic trees from the small writers of their reader tests; each test plants one defect on
 one day and builds the arrays through :func:`ealstm.data.cache.load_basin_arrays`, the path
 every training and evaluation takes.
@@ -20,7 +20,7 @@ import pytest
 
 from ealstm.config import DataConfig, Period
 from ealstm.data.cache import load_basin_arrays
-from ealstm.data.demo import generate_demo_data
+from ealstm.data.synthetic.demo import generate_demo_data
 from ealstm.errors import BasinDataError
 from tests.data.test_caravan import make_caravan
 from tests.data.test_generic import make_generic

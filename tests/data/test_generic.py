@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from ealstm.config import DataConfig, Period, parse_config
-from ealstm.data import generic
 from ealstm.data.cache import load_basin_arrays, resolve_basins
-from ealstm.data.datasets import read_basin, read_statics
+from ealstm.data.readers import generic
+from ealstm.data.readers.datasets import read_basin, read_statics
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
 
 INPUTS = ("precip", "temp", "pet")
@@ -211,23 +211,3 @@ def test_statics_are_optional(root: Path, tmp_path: Path) -> None:
     assert arrays.static.shape == (2, 0)
     with pytest.raises(DataNotFoundError, match="attributes.csv"):
         load_basin_arrays(_cfg(root, tmp_path))
-
-
-def test_one_epoch_training_run(root: Path, tmp_path: Path) -> None:
-    from ealstm.training.loop import train
-
-    raw = {
-        "name": "generic_tiny", "runs_dir": str(tmp_path / "runs"),
-        "data": {"dataset": "generic", "data_dir": str(root), "basins": list(BASINS),
-                 "dynamic_inputs": list(INPUTS), "static_attributes": list(ATTRS),
-                 "seq_length": 10,
-                 "train_period": {"start": "2001-01-01", "end": "2001-12-31"},
-                 "test_period": {"start": "2000-03-01", "end": "2000-12-31"},
-                 "cache_dir": str(tmp_path / "cache")},
-        "model": {"name": "ealstm", "hidden_size": 8},
-        "train": {"epochs": 1, "batch_size": 64, "seed": 1, "device": "cpu", "num_threads": 1},
-    }
-    run_dir = train(parse_config(raw), progress=False)
-    assert (run_dir / "checkpoints" / "epoch_001.pt").is_file()
-    log = pd.read_csv(run_dir / "train_log.csv")
-    assert len(log) == 1 and np.isfinite(log["train_loss"]).all()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ealstm.data.cache import load_basin_arrays
-from ealstm.data.datasets import read_basin
+from ealstm.data.readers.datasets import read_basin
 from ealstm.errors import ConfigError
 from tests.data.test_generic import _cfg, _series, _write_series, make_generic
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ealstm.config import Period
-from ealstm.data.cache import BasinArrays
+from ealstm.data.arrays import BasinArrays
 from ealstm.data.scaling import Scaler
 from ealstm.errors import ConfigError, NoValidDataError
 

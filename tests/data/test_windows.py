@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from ealstm.data.cache import BasinArrays
+from ealstm.data.arrays import BasinArrays
 from ealstm.data.windows import (
     Batch,
     SampleIndex,

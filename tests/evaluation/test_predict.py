@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ealstm.config import Period
-from ealstm.data.cache import BasinArrays
+from ealstm.data.arrays import BasinArrays
 from ealstm.data.scaling import Scaler
 from ealstm.evaluation.metrics import evaluate_basins
 from ealstm.evaluation.predict import Simulation, predict_period
@@ -92,3 +92,18 @@ def test_clip_negative_is_read_from_the_evaluation_config(clip, tmp_path):
                                               "test_period": test},
                         "evaluation": {"clip_negative": clip}})
     assert Simulation.of(cfg).clip_negative is clip
+
+
+def test_one_chunk_default_for_evaluation_and_the_analyses(demo_camels, tmp_path):
+    from ealstm.config import parse_config
+    from ealstm.errors import ConfigError
+    from ealstm.evaluation.predict import resolve_chunk
+    from tests.conftest import tiny_run_config
+
+    seq2one = parse_config(tiny_run_config(demo_camels, tmp_path, "a"))
+    seq2seq = parse_config(tiny_run_config(demo_camels, tmp_path, "b", predict_last_n=5))
+    assert resolve_chunk(None, seq2one) == Simulation.of(seq2one).chunk == 1
+    assert resolve_chunk(None, seq2seq) == Simulation.of(seq2seq).chunk == 5
+    assert resolve_chunk(3, seq2seq) == 3
+    with pytest.raises(ConfigError, match="chunk must be >= 1"):
+        resolve_chunk(0, seq2one)

@@ -9,8 +9,8 @@ import torch
 import xarray as xr
 import yaml
 
-from ealstm.errors import CheckpointError, ConfigError, EalstmError
-from ealstm.experiment import runner
+from ealstm.errors import CheckpointError, ConfigError, EalstmError, ExperimentError
+from ealstm.experiment import pool, runner
 from ealstm.experiment.config import (
     PAPER_CONFIGURATIONS,
     ExperimentConfig,
@@ -18,9 +18,10 @@ from ealstm.experiment.config import (
     member_config,
 )
 from ealstm.experiment.ensemble import build_ensembles, collect_metrics
-from ealstm.experiment.runner import ExperimentError, run_experiment
+from ealstm.experiment.pool import Execution
+from ealstm.experiment.runner import run_experiment
 from ealstm.io import load_json
-from ealstm.training.checkpoint import list_checkpoints, load_checkpoint
+from ealstm.runs.checkpoint import list_checkpoints, load_checkpoint
 from tests.conftest import tiny_run_config
 
 CONFIGS = ("lstm_no_static_mse", "ealstm_nse")
@@ -49,7 +50,7 @@ def tiny_experiment(data_dir: Path, exp_dir: Path, cache: Path, configurations=C
 def finished(demo_camels, cache_dir, tmp_path_factory) -> ExperimentConfig:
     """2 configurations x 2 seeds, trained one after another with one torch thread."""
     exp = tiny_experiment(demo_camels, tmp_path_factory.mktemp("exp") / "tiny", cache_dir)
-    assert run_experiment(exp, threads_per_worker=1) == exp.experiment_dir
+    assert run_experiment(exp, Execution(threads=1)) == exp.experiment_dir
     return exp
 
 
@@ -101,7 +102,7 @@ def test_rerun_skips_finished_members(finished, monkeypatch):
     monkeypatch.setattr(runner, "train", refuse)
     monkeypatch.setattr(runner, "evaluate_run", refuse)
     before = qsim(finished.experiment_dir / "ealstm_nse" / "ensemble")
-    run_experiment(finished, threads_per_worker=1)
+    run_experiment(finished, Execution(threads=1))
     np.testing.assert_array_equal(qsim(finished.experiment_dir / "ealstm_nse" / "ensemble"),
                                   before)
 
@@ -110,16 +111,16 @@ def test_partially_trained_member_is_resumed_exactly(demo_camels, cache_dir, tmp
                                                      monkeypatch):
     one = {"configurations": ("ealstm_nse",), "seeds": [111]}
     full = tiny_experiment(demo_camels, tmp_path / "full", cache_dir, epochs=2, **one)
-    run_experiment(full, threads_per_worker=1)
+    run_experiment(full, Execution(threads=1))
     # as if killed after epoch 1 of 2: train a 1-epoch version, then raise the epochs
     parted = tiny_experiment(demo_camels, tmp_path / "parted", cache_dir, epochs=1, **one)
-    run_experiment(parted, threads_per_worker=1)
+    run_experiment(parted, Execution(threads=1))
     calls = []
     real_train = runner.train
     monkeypatch.setattr(runner, "train", lambda cfg, resume, progress: calls.append(resume)
                         or real_train(cfg, resume, progress))
     resumed = tiny_experiment(demo_camels, tmp_path / "parted", cache_dir, epochs=2, **one)
-    run_experiment(resumed, threads_per_worker=1)
+    run_experiment(resumed, Execution(threads=1))
     assert calls == [True]
     a = load_checkpoint(tmp_path / "full" / "ealstm_nse" / "seed111")
     b = load_checkpoint(tmp_path / "parted" / "ealstm_nse" / "seed111")
@@ -130,9 +131,10 @@ def test_partially_trained_member_is_resumed_exactly(demo_camels, cache_dir, tmp
     assert summary["epoch"] == 2
 
 
+@pytest.mark.slow
 def test_two_workers_give_bit_identical_members(finished, demo_camels, cache_dir, tmp_path):
     exp = tiny_experiment(demo_camels, tmp_path / "parallel", cache_dir)
-    run_experiment(exp, workers=2, threads_per_worker=1)
+    run_experiment(exp, Execution(workers=2, threads=1))
     for configuration in CONFIGS:
         for member in [f"seed{s}" for s in SEEDS] + ["ensemble"]:
             np.testing.assert_array_equal(
@@ -153,7 +155,7 @@ def test_failing_member_is_reported_and_the_others_finish(demo_camels, cache_dir
     exp = tiny_experiment(demo_camels, tmp_path / "flaky", cache_dir,
                           configurations=("lstm_no_static_mse",))
     with pytest.raises(ExperimentError, match=r"lstm_no_static_mse/seed222: RuntimeError: out of"):
-        run_experiment(exp, threads_per_worker=1)
+        run_experiment(exp, Execution(threads=1))
     folder = exp.experiment_dir / "lstm_no_static_mse"
     assert (folder / "seed111" / "metrics_test.csv").is_file()
     assert load_json(folder / "ensemble" / "summary_test.json")["seeds"] == [111]
@@ -168,6 +170,7 @@ def _dies_for_seed_222(raw, *args):
     return runner._member_task(raw, *args)
 
 
+@pytest.mark.slow
 def test_dying_worker_fails_only_its_member_and_is_retried(finished, demo_camels, cache_dir,
                                                           tmp_path, monkeypatch):
     exp = tiny_experiment(demo_camels, tmp_path / "dying", cache_dir,
@@ -175,12 +178,12 @@ def test_dying_worker_fails_only_its_member_and_is_retried(finished, demo_camels
     monkeypatch.setattr(runner, "_member_task", _dies_for_seed_222)
     with pytest.raises(ExperimentError, match=r"lstm_no_static_mse/seed222: WorkerDiedError: "
                                               r".*exit code 9"):
-        run_experiment(exp, workers=2, threads_per_worker=1)
+        run_experiment(exp, Execution(workers=2, threads=1))
     folder = exp.experiment_dir / "lstm_no_static_mse"
     assert (folder / "seed111" / "metrics_test.csv").is_file()
     assert not runner.member_finished(member_config(exp, "lstm_no_static_mse", 222), exp.periods)
     monkeypatch.undo()
-    run_experiment(exp, workers=2, threads_per_worker=1)  # the rerun retries seed 222 only
+    run_experiment(exp, Execution(workers=2, threads=1))  # the rerun retries seed 222 only
     reference = finished.experiment_dir / "lstm_no_static_mse"
     for member in ("seed111", "seed222", "ensemble"):
         np.testing.assert_array_equal(qsim(folder / member), qsim(reference / member))
@@ -223,7 +226,7 @@ def test_scheduler_without_dask_is_a_clear_error(finished, monkeypatch):
         pytest.skip("dask.distributed is installed")
     monkeypatch.setattr(runner, "train", lambda *a, **k: pytest.fail("trained a member"))
     with pytest.raises(ImportError, match=r"pip install 'ealstm\[cluster\]'") as info:
-        run_experiment(finished, scheduler="tcp://localhost:8786")
+        run_experiment(finished, Execution(scheduler="tcp://localhost:8786"))
     assert isinstance(info.value, EalstmError)  # the CLI reports it like any other error
 
 
@@ -232,7 +235,7 @@ def test_dask_cluster_gives_the_same_members(finished, demo_camels, cache_dir, t
     exp = tiny_experiment(demo_camels, tmp_path / "dask", cache_dir, configurations=CONFIGS[1:])
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster:
-        run_experiment(exp, threads_per_worker=1, scheduler=cluster.scheduler_address)
+        run_experiment(exp, Execution(threads=1, scheduler=cluster.scheduler_address))
     for member in ("seed111", "seed222", "ensemble"):
         np.testing.assert_array_equal(qsim(exp.experiment_dir / "ealstm_nse" / member),
                                       qsim(finished.experiment_dir / "ealstm_nse" / member))
@@ -269,9 +272,9 @@ def test_unreachable_scheduler_is_a_config_error_after_a_short_timeout():
 
     with pytest.raises(ConfigError, match=r"--scheduler tcp://10\.0\.0\.1:8786: no Dask "
                        r"scheduler answered within 5 s \(OSError: Timed out"):
-        runner._connect(RefusingClient, "tcp://10.0.0.1:8786")
-    assert seen == {"address": "tcp://10.0.0.1:8786", "timeout": runner.SCHEDULER_TIMEOUT_S}
-    assert runner.SCHEDULER_TIMEOUT_S <= 5
+        pool._connect(RefusingClient, "tcp://10.0.0.1:8786")
+    assert seen == {"address": "tcp://10.0.0.1:8786", "timeout": pool.SCHEDULER_TIMEOUT_S}
+    assert pool.SCHEDULER_TIMEOUT_S <= 5
 
 
 def _drop_clip_attribute(path: Path) -> None:
@@ -284,7 +287,7 @@ def _drop_clip_attribute(path: Path) -> None:
 def test_predictions_without_clip_attribute_are_evaluated_again(finished, demo_camels, cache_dir,
                                                                 tmp_path, monkeypatch):
     exp = tiny_experiment(demo_camels, tmp_path / "old", cache_dir, configurations=CONFIGS[:1])
-    run_experiment(exp, threads_per_worker=1)
+    run_experiment(exp, Execution(threads=1))
     member = exp.experiment_dir / CONFIGS[0] / "seed111"
     _drop_clip_attribute(member / "predictions_test.nc")
     assert not runner.member_finished(member_config(exp, CONFIGS[0], 111), exp.periods)
@@ -293,7 +296,7 @@ def test_predictions_without_clip_attribute_are_evaluated_again(finished, demo_c
     monkeypatch.setattr(runner, "evaluate_run",
                         lambda run_dir, period, epoch: evaluated.append(run_dir.name)
                         or real(run_dir, period, epoch=epoch))
-    run_experiment(exp, threads_per_worker=1)
+    run_experiment(exp, Execution(threads=1))
     assert evaluated == ["seed111"]
     assert xr.load_dataset(member / "predictions_test.nc").attrs["clip_negative"] == 1
 
@@ -317,7 +320,7 @@ def test_ensemble_refuses_members_from_before_the_fidelity_fixes(finished, tmp_p
 def test_member_trained_before_the_fidelity_fixes_is_not_reused(demo_camels, cache_dir, tmp_path):
     exp = tiny_experiment(demo_camels, tmp_path / "old", cache_dir, configurations=CONFIGS[:1],
                           seeds=[111])
-    run_experiment(exp, threads_per_worker=1)
+    run_experiment(exp, Execution(threads=1))
     member = exp.experiment_dir / CONFIGS[0] / "seed111"
     (member / "nse_star_std.csv").unlink()  # as a member trained with the pre-fix NSE* weights
     with pytest.raises(CheckpointError, match=r"cannot reuse .*seed111.*pre-fix NSE. weights"):

@@ -12,7 +12,7 @@ from matplotlib.image import imread
 
 from ealstm.cli import main
 from ealstm.config import DataConfig, load_run_config
-from ealstm.data.camels_us import read_forcings, read_gauge_locations
+from ealstm.data.readers.camels_us import read_forcings, read_gauge_locations
 from ealstm.errors import ConfigError
 from ealstm.report.run_plots import basin_locations, hydrograph_figure, map_figure, precipitation
 

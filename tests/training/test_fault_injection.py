@@ -19,7 +19,7 @@ import torch
 
 from ealstm.config import parse_config
 from ealstm.io import checksum_path, verify_checksum
-from ealstm.training.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from ealstm.runs.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from ealstm.training.loop import train
 from tests.conftest import tiny_run_config
 

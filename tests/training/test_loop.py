@@ -12,7 +12,7 @@ import xarray as xr
 from ealstm.config import load_run_config, parse_config
 from ealstm.errors import CheckpointError, TrainingDivergedError
 from ealstm.evaluation.run import evaluate_run
-from ealstm.training.checkpoint import list_checkpoints, load_checkpoint
+from ealstm.runs.checkpoint import list_checkpoints, load_checkpoint
 from ealstm.training.loop import train
 from tests.conftest import tiny_run_config
 
@@ -38,7 +38,7 @@ def test_train_and_evaluate_write_every_artifact(demo_camels, tmp_path):
 
 
 def test_predictions_hold_observed_discharge_in_mm_per_day(demo_camels, tmp_path):
-    from ealstm.data.camels_us import read_forcings, read_streamflow
+    from ealstm.data.readers.camels_us import read_forcings, read_streamflow
 
     cfg = parse_config(tiny_config(demo_camels, tmp_path, epochs=1))
     result = evaluate_run(train(cfg, progress=False), "test")

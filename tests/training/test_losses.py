@@ -115,7 +115,7 @@ def test_nse_star_of_a_batch_weights_standardised_errors_by_the_raw_std():
     import pandas as pd
 
     from ealstm.config import Period
-    from ealstm.data.cache import BasinArrays
+    from ealstm.data.arrays import BasinArrays
     from ealstm.data.scaling import Scaler
     from ealstm.data.windows import gather_batch, nse_star_std
 

@@ -118,11 +118,12 @@ def test_train_calibrates_once_per_run_unless_num_threads_is_set(demo_camels, tm
         assert seen[0] == (cfg.train.batch_size, cfg.data.seq_length, 1, torch.get_num_threads())
 
 
+@pytest.mark.slow
 def test_resumed_run_keeps_the_thread_count_it_started_with(demo_camels, tmp_path, monkeypatch):
     """Float sums depend on the thread count: a resumed run must not re-measure it."""
     from ealstm.config import parse_config
+    from ealstm.runs.checkpoint import load_checkpoint
     from ealstm.training import loop
-    from ealstm.training.checkpoint import load_checkpoint
     from tests.conftest import tiny_run_config
 
     seen = []

@@ -25,15 +25,12 @@ import copy
 import itertools
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 import xarray as xr
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -42,26 +39,26 @@ from ealstm.config import (
     DataConfig,
     RunConfig,
     _resolve_paths,
-    apply_overrides,
+    expand_config,
     load_config,
     load_run_config,
     parse_config,
+    parse_overrides,
     read_yaml_mapping,
     validate_model,
 )
-from ealstm.data.cache import build_cache, load_basin_arrays, resolve_basins
+from ealstm.data.cache import load_basin_arrays, resolve_basins
 from ealstm.data.scaling import Scaler
 from ealstm.data.splits import basin_folds, fold_split, fold_table
-from ealstm.errors import ConfigError, EalstmError
-from ealstm.evaluation.metrics import evaluate_basins, summarize
+from ealstm.device import select_device
+from ealstm.errors import ConfigError, SearchError
 from ealstm.evaluation.predict import Simulation, is_current_prediction, predict_period
-from ealstm.evaluation.run import Evaluation, load_trained_model
+from ealstm.evaluation.run import load_trained_model, save_evaluation
+from ealstm.experiment.pool import Execution, run_tasks, task_threads
 from ealstm.experiment.runner import member_finished, run_member
-from ealstm.io import load_json, save_csv, save_json, save_netcdf, save_yaml, write_text
+from ealstm.io import load_json, save_csv, save_yaml, write_text
 from ealstm.progress import track
-from ealstm.rundir import RunPaths
-from ealstm.training.loop import select_device
-from ealstm.workers import run_in_processes
+from ealstm.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +70,6 @@ SCORE_PERIOD = "train"  # held-out basins are scored on the calibration period
 HELDOUT = "heldout"
 _SECTIONS = ("data", "model", "train", "evaluation")
 _NOT_IN_GRID = ("data.basins", "data.basin_file")
-
-
-class SearchError(EalstmError, RuntimeError):
-    """Some trials failed; the message lists them (results of the others are written)."""
 
 
 class SearchConfig(BaseModel):
@@ -171,23 +164,11 @@ def _slug(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9.+]+", "-", json.dumps(value, sort_keys=True)).strip("-")
 
 
-def _apply(base: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Copy of the raw config ``base`` with the dotted keys of ``params`` set."""
-    raw = copy.deepcopy(base)
-    for key, value in params.items():
-        *parents, leaf = key.split(".")
-        node = raw
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = copy.deepcopy(value)
-    return raw
-
-
 def _trial(base: dict[str, Any], params: dict[str, Any], folds: list[list[str]], fold: int,
            runs_dir: Path, period: str) -> Trial:
     """Run config of ``base`` + ``params`` on the training basins of split ``fold``."""
     train_basins, heldout = fold_split(folds, fold)
-    raw = _apply(base, params)
+    raw = expand_config(base, params)
     data = {k: v for k, v in (raw.get("data") or {}).items() if k != "basin_file"}
     raw = {"name": f"fold{fold}", "runs_dir": str(runs_dir), **raw,
            "data": {**data, "basins": train_basins}}
@@ -228,8 +209,8 @@ def load_search_config(path: Path, overrides: list[str] | None = None) -> Search
     if isinstance(raw.get("base"), dict):
         raw["base"] = _resolve_paths(raw["base"], folder)
     raw["grid"] = _flatten(raw.get("grid") or copy.deepcopy(PAPER_GRID))
-    cfg = validate_model(SearchConfig, apply_overrides(raw, list(overrides or [])), str(path),
-                         "search config")
+    raw = expand_config(raw, parse_overrides(overrides or []))
+    cfg = validate_model(SearchConfig, raw, str(path), "search config")
     plan_search(cfg)
     return cfg
 
@@ -260,17 +241,6 @@ def _heldout_data(data: DataConfig, basins: tuple[str, ...]) -> DataConfig:
                                       "basin_file": None})
 
 
-def save_evaluation(ds: xr.Dataset, folder: Path, period: str, **info: Any) -> Evaluation:
-    """Write ``ds`` and its per-basin metrics and summary (with ``info``) into ``folder``."""
-    paths = RunPaths(Path(folder))
-    save_netcdf(paths.predictions(period), ds)
-    table = evaluate_basins(ds["qobs"], ds["qsim"])
-    save_csv(paths.metrics(period), table)
-    summary = {"period": period, **info, **summarize(table["nse"])}
-    save_json(paths.summary(period), summary)
-    return Evaluation(paths.predictions(period), paths.metrics(period), summary, table)
-
-
 def trial_finished(trial: Trial) -> bool:
     """Whether the trial is trained with its config and its held-out basins are scored."""
     cfg = parse_config(trial.raw)
@@ -284,44 +254,31 @@ def trial_finished(trial: Trial) -> bool:
             and load_run_config(cfg.run_dir).to_dict() == cfg.to_dict())
 
 
-def _trial_task(trial: Trial, threads: int, progress: bool = False) -> str:
+def _trial_task(trial: Trial, execution: Execution, progress: bool = False) -> str:
     """Train (resume, or reuse) one trial and score its held-out basins, with a thread cap."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with task_threads(execution):
         cfg = parse_config(trial.raw)
         run_member(cfg, (), progress)
         ds = predict_heldout(cfg.run_dir, trial.heldout, trial.period, cfg.train.epochs)
         save_evaluation(ds, cfg.run_dir / HELDOUT, trial.period, epoch=cfg.train.epochs,
                         basins=list(trial.heldout))
         return str(cfg.run_dir)
-    finally:
-        torch.set_num_threads(previous)
 
 
-def run_trials(trials: list[Trial], workers: int = 1, threads_per_worker: int | None = None,
-               progress: bool = False) -> dict[str, str]:
-    """Run the unfinished trials (pool of ``workers``); return ``label -> error`` of failures."""
-    if workers < 1 or (threads_per_worker is not None and threads_per_worker < 1):
-        raise ConfigError("workers and threads_per_worker must be at least 1")
+def run_trials(trials: list[Trial], execution: Execution | None = None) -> dict[str, str]:
+    """Run the unfinished trials through the shared pool; return ``label -> error`` of failures."""
+    execution = execution or Execution()
+    execution.check()
     todo = [t for t in trials if not trial_finished(t)]
     log.info("%d trials, %d to train or score", len(trials), len(todo))
-    threads = threads_per_worker or max(1, _cpu_count() // workers)
-    if workers == 1 or len(todo) <= 1:
-        return _collect([(t.label, partial(_trial_task, t, threads, progress)) for t in todo])
+    if len(todo) <= 1 and not execution.scheduler:  # one trial: no process to spawn
+        execution = Execution(1, execution.threads_per_task(), None, execution.progress)
     data = [parse_config(t.raw).data for t in todo]
     data += [_heldout_data(d, t.heldout) for d, t in zip(data, todo, strict=True)]
-    for cfg in {d.model_dump_json(): d for d in data}.values():
-        build_cache(cfg)  # parse the raw files once, not once per worker
-    outcomes = run_in_processes({t.label: (_trial_task, (t, threads)) for t in todo},
-                                min(workers, len(todo)))
-    return _collect(track(outcomes, len(todo), "trials", progress, leave=True))
-
-
-def _cpu_count() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    outcomes = run_tasks({t.label: (_trial_task, (t, execution)) for t in todo}, execution, data)
+    per_trial = execution.workers > 1 or bool(execution.scheduler)  # serial: bars per epoch
+    return _collect(track(outcomes, len(todo), "trials", execution.progress and per_trial,
+                          leave=True))
 
 
 def _collect(outcomes: Any) -> dict[str, str]:
@@ -345,8 +302,7 @@ def _raise_failures(failures: dict[str, str], n_trials: int, what: str) -> None:
 # --- search -----------------------------------------------------------------------------------
 
 
-def run_search(cfg: SearchConfig, workers: int = 1, threads_per_worker: int | None = None,
-               progress: bool = False) -> SearchResult:
+def run_search(cfg: SearchConfig, execution: Execution | None = None) -> SearchResult:
     """Run (or continue) the search and write results, summary and ``best_config.yml``.
 
     Raises
@@ -362,7 +318,7 @@ def run_search(cfg: SearchConfig, workers: int = 1, threads_per_worker: int | No
     save_yaml(cfg.search_dir / "search.yml", cfg.to_dict())
     save_csv(cfg.search_dir / "folds.csv", fold_table(folds), index=False)
     every = [t for point in trials.values() for t in point]
-    failures = run_trials(every, workers, threads_per_worker, progress)
+    failures = run_trials(every, execution)
     points = grid_points(cfg.grid)
     results, summary = _tables(points, trials, failures, cfg.k)
     save_csv(cfg.search_dir / "results.csv", results, index=False)
@@ -399,7 +355,7 @@ def _heldout_nse(trial: Trial) -> pd.Series:
 def _write_best(cfg: SearchConfig, summary: pd.DataFrame, best: dict[str, Any]) -> Path:
     """Write the base config with the winning values as a run config for ``ealstm train``."""
     raw = {"name": f"{cfg.name}_best", "runs_dir": str(cfg.search_dir / "runs"),
-           **_apply(cfg.base, best)}
+           **expand_config(cfg.base, best)}
     run = parse_config(raw, source=f"best config of search {cfg.name!r}")
     header = (f"# Best of {len(summary)} grid points of search {cfg.name!r} ({cfg.k}-fold CV "
               f"over basins): {best}\n# pooled median NSE of the held-out basins "
@@ -413,8 +369,8 @@ def _write_best(cfg: SearchConfig, summary: pd.DataFrame, best: dict[str, Any]) 
 
 
 def run_ungauged(cfg: RunConfig | Path | str, k: int = 4, fold_seed: int = 0,
-                 period: str = "test", workers: int = 1, threads_per_worker: int | None = None,
-                 progress: bool = False, out_dir: Path | None = None) -> Path:
+                 period: str = "test", execution: Execution | None = None,
+                 out_dir: Path | None = None) -> Path:
     """Score every basin of one configuration once as ungauged (k-fold CV over basins).
 
     Fold ``i``'s model (``<out_dir>/fold<i>/``) is trained on the other folds' basins; the
@@ -436,7 +392,7 @@ def run_ungauged(cfg: RunConfig | Path | str, k: int = 4, fold_seed: int = 0,
     base = {key: v for key, v in cfg.to_dict().items() if key not in ("name", "runs_dir")}
     trials = [_trial(base, {}, folds, i, out, period) for i in range(k)]
     save_csv(out / "folds.csv", fold_table(folds), index=False)
-    _raise_failures(run_trials(trials, workers, threads_per_worker, progress), k,
+    _raise_failures(run_trials(trials, execution), k,
                     f"ungauged run {out}")
     parts = [xr.load_dataset(RunPaths(out / f"fold{i}" / HELDOUT).predictions(period))
              for i in range(k)]

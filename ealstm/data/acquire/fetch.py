@@ -1,6 +1,6 @@
 """Resumable HTTP download of one file, verified against its SHA-256.
 
-The transfer layer of :mod:`ealstm.data.download`, kept apart from the data-set catalogue so
+The transfer layer of :mod:`ealstm.data.acquire.download`, kept apart from the data-set catalogue so
 that it can be used (and tested) on its own: :func:`download_file` streams a URL to
 ``<dest>.part``, resumes an interrupted transfer with an HTTP ``Range`` request, checks the
 SHA-256 and only then renames the file onto ``dest``. :class:`DownloadError` is the error of
@@ -22,7 +22,7 @@ from urllib.request import Request, urlopen
 from tqdm.auto import tqdm
 
 from ealstm import __version__
-from ealstm.errors import ConfigError, EalstmError
+from ealstm.errors import ConfigError, DownloadError
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +31,6 @@ _USER_AGENT = f"ealstm/{__version__} (Python urllib)"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(\d+|\*)")
 _UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)")
-
-
-class DownloadError(EalstmError, OSError):
-    """A download or an archive failed; the message names the URL / file / member and the fix.
-
-    Raised for an unreachable URL, a truncated transfer, a wrong checksum, or an unsafe or
-    corrupt archive.
-    """
 
 
 def download_file(url: str, dest: Path, sha256: str | None = None, progress: bool = True,

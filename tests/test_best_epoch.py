@@ -6,14 +6,14 @@ import pytest
 
 from ealstm.config import TrainConfig
 from ealstm.errors import CheckpointError, ConfigError
-from ealstm.training.best_epoch import (
+from ealstm.runs.best_epoch import (
     BestEpoch,
     default_epoch,
     epoch_tag,
     format_epoch_line,
     save_best_epoch,
 )
-from ealstm.training.checkpoint import save_checkpoint
+from ealstm.runs.checkpoint import save_checkpoint
 
 
 def test_tracker_keeps_the_best_score_and_counts_validations_since():

@@ -2,10 +2,10 @@
 
 Three layers, each usable on its own:
 
-* :func:`ealstm.data.fetch.download_file` streams one URL to ``<dest>.part`` (resuming an
+* :func:`ealstm.data.acquire.fetch.download_file` streams one URL to ``<dest>.part`` (resuming an
   interrupted download with an HTTP ``Range`` request), verifies its SHA-256 and renames it onto
   ``dest``.
-* :func:`ealstm.data.archives.extract_archive` unpacks a zip or tar(.gz/.xz) archive after
+* :func:`ealstm.data.acquire.archives.extract_archive` unpacks a zip or tar(.gz/.xz) archive after
   checking every member: no absolute path, no ``..``, no link or member path that resolves
   outside the target folder.
 * :func:`download_dataset` (this module) fetches every file of a :data:`SOURCES` entry, unpacks
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ealstm.data.archives import check_links_confined, extract_archive
-from ealstm.data.fetch import (
+from ealstm.data.acquire.archives import check_links_confined, extract_archive
+from ealstm.data.acquire.fetch import (
     DownloadError,
     fetch_file,
     normalise_digest,

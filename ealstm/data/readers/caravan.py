@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ealstm.data.generic import (
+from ealstm.data.readers.generic import (
     read_attribute_table,
     read_timeseries_file,
     select_attributes,

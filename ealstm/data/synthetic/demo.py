@@ -4,8 +4,8 @@
 CAMELS-US download (``basin_mean_forcing``, ``usgs_streamflow``, ``camels_attributes_v2.0``) so
 that every part of ``ealstm`` can be run offline and tested without the real 3 GB data set.
 
-The simulation is split over three modules: :mod:`ealstm.data.demo_hydrology` (steps 1-3
-below), :mod:`ealstm.data.demo_attributes` (step 4) and this one, which adds the quirks
+The simulation is split over three modules: :mod:`ealstm.data.synthetic.demo_hydrology` (steps 1-3
+below), :mod:`ealstm.data.synthetic.demo_attributes` (step 4) and this one, which adds the quirks
 of the streamflow files and writes everything to disk.
 
 Generating process, per basin (all vectorised over basins, one Python loop over days):
@@ -59,8 +59,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ealstm.data.demo_attributes import CLIMATE_PERIOD, demo_attributes
-from ealstm.data.demo_hydrology import (
+from ealstm.data.synthetic.demo_attributes import CLIMATE_PERIOD, demo_attributes
+from ealstm.data.synthetic.demo_hydrology import (
     CLASSES,
     FORCING_COLUMNS,
     draw_basins,
@@ -283,7 +283,8 @@ def _write_ground_truth(root: Path, sim: DemoSimulation, n_basins: int, start: s
                 sim.params.to_csv(float_format="%.10g", lineterminator="\n"))
     late = [b for b, f in zip(sim.basins, sim.first_obs, strict=True) if f > 0]
     save_json(root / "demo_parameters.json", {
-        "generator": "ealstm.data.demo.generate_demo_data", "seed": seed, "n_basins": n_basins,
+        "generator": "ealstm.data.synthetic.demo.generate_demo_data", "seed": seed,
+        "n_basins": n_basins,
         "start": str(start), "end": str(end), "behaviour_classes": list(CLASSES),
         "forcing_products": list(FORCING_PRODUCTS), "climate_period": list(CLIMATE_PERIOD),
         "late_start_basins": late,

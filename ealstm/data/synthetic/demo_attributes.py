@@ -1,6 +1,7 @@
 """Catchment attributes of the demo data set, in the columns of CAMELS attributes v2.0.
 
-Used by :func:`ealstm.data.demo.generate_demo_data` to fill the seven ``camels_*.txt`` files.
+Used by :func:`ealstm.data.synthetic.demo.generate_demo_data` to fill the seven ``camels_*.txt``
+files.
 Climate indices and hydrological signatures are computed from the simulated series (simplified
 definitions after Addor et al., 2017); soil, geology, vegetation and topography columns are
 functions of the latent basin parameters plus modest noise, so that every static input of a
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from ealstm.data.demo import DemoSimulation
+    from ealstm.data.synthetic.demo import DemoSimulation
 
 #: The CAMELS period of the climate indices and hydrological signatures.
 CLIMATE_PERIOD = ("1989-10-01", "2009-09-30")

@@ -9,11 +9,12 @@ import xarray as xr
 import yaml
 
 from ealstm.config import load_config, load_run_config, parse_config
-from ealstm.data.camels_us import read_basin_list
+from ealstm.data.readers.camels_us import read_basin_list
 from ealstm.data.splits import basin_folds, fold_split
-from ealstm.errors import ConfigError
-from ealstm.training import search
-from ealstm.training.search import (
+from ealstm.errors import ConfigError, SearchError
+from ealstm.experiment import search
+from ealstm.experiment.pool import Execution
+from ealstm.experiment.search import (
     PAPER_GRID,
     SearchConfig,
     grid_points,
@@ -136,7 +137,7 @@ def tiny_search(demo_camels: Path, tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("search")
     cfg = load_search_config(_write_search(tmp, demo_camels))
     start = time.perf_counter()
-    result = run_search(cfg, workers=1, threads_per_worker=1)
+    result = run_search(cfg, Execution(workers=1, threads=1))
     print(f"tiny search (2 points x 2 folds, 1 epoch): {time.perf_counter() - start:.1f} s")
     return cfg, result
 
@@ -188,19 +189,19 @@ def test_rerun_skips_finished_trials(tiny_search, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr("ealstm.experiment.runner.train", no_training)
     monkeypatch.setattr(search, "predict_heldout", no_training)
-    again = run_search(cfg, workers=1, threads_per_worker=1)
+    again = run_search(cfg, Execution(workers=1, threads=1))
     pd.testing.assert_frame_equal(again.summary, result.summary)
 
 
 def test_partial_trial_is_resumed(demo_camels: Path, tmp_path: Path) -> None:
     cfg = load_search_config(_write_search(tmp_path, demo_camels, {"model.hidden_size": [4]}),
                              ["base.train.epochs=2"])
-    first = run_search(cfg, threads_per_worker=1)
+    first = run_search(cfg, Execution(threads=1))
     fold0, fold1 = (cfg.search_dir / "trials" / "hidden_size-4" / f"fold{i}" for i in (0, 1))
     (fold0 / "checkpoints" / "epoch_002.pt").unlink()  # killed during epoch 2
     (fold0 / "heldout" / "summary_train.json").unlink()
     untouched = (fold1 / "checkpoints" / "epoch_002.pt").stat().st_mtime_ns
-    again = run_search(cfg, threads_per_worker=1)
+    again = run_search(cfg, Execution(threads=1))
     assert (fold0 / "checkpoints" / "epoch_002.pt").is_file()
     assert (fold1 / "checkpoints" / "epoch_002.pt").stat().st_mtime_ns == untouched
     pd.testing.assert_frame_equal(first.results, again.results)  # resumed exactly
@@ -212,7 +213,7 @@ def test_partial_trial_is_resumed(demo_camels: Path, tmp_path: Path) -> None:
 def test_run_ungauged_scores_every_basin_once(demo_camels: Path, tmp_path: Path) -> None:
     raw = tiny_run_config(demo_camels, tmp_path / "runs", name="pub", epochs=1)
     cfg = parse_config(raw)
-    out = run_ungauged(cfg, k=2, fold_seed=3, period="test", threads_per_worker=1)
+    out = run_ungauged(cfg, k=2, fold_seed=3, period="test", execution=Execution(threads=1))
     assert out == tmp_path / "runs" / "pub_ungauged_k2"
     basins = read_basin_list(demo_camels / "basin_list.txt")[:4]
     metrics = pd.read_csv(out / "metrics_test.csv", dtype={"basin": str})
@@ -243,9 +244,9 @@ def test_heldout_prediction_refuses_training_basins(tiny_search) -> None:
 def test_parallel_search_matches_serial(demo_camels: Path, tmp_path: Path) -> None:
     grid = {"model.hidden_size": [4]}
     serial = run_search(load_search_config(_write_search(tmp_path / "a", demo_camels, grid)),
-                        workers=1, threads_per_worker=1)
+                        Execution(workers=1, threads=1))
     parallel = run_search(load_search_config(_write_search(tmp_path / "b", demo_camels, grid)),
-                          workers=2, threads_per_worker=1)
+                          Execution(workers=2, threads=1))
     pd.testing.assert_frame_equal(serial.results, parallel.results)
 
 
@@ -254,8 +255,8 @@ def test_changed_folds_do_not_reuse_trials(tiny_search, demo_camels: Path) -> No
     moved = cfg.model_copy(update={"fold_seed": 5, "grid": {"model.hidden_size": [4]}})
     if search.plan_search(moved)[0] == search.plan_search(cfg)[0]:
         pytest.skip("fold seed 5 gives the same folds")
-    with pytest.raises(search.SearchError, match="another config"):
-        run_search(moved, threads_per_worker=1)
+    with pytest.raises(SearchError, match="another config"):
+        run_search(moved, Execution(threads=1))
 
 
 def test_heldout_predictions_without_clip_attribute_are_not_finished(tiny_search) -> None:

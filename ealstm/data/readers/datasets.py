@@ -12,11 +12,19 @@ whose functions take the :class:`~ealstm.config.DataConfig`:
 * ``read_basin_list(path) -> list[str]``: the ids of a ``data.basin_file``;
 * ``check_basins(cfg, basins)``: raise :class:`DataNotFoundError` naming every basin without
   time-series data, before anything is parsed;
-* ``describe(cfg) -> str``: a short description of the source for log and error messages.
+* ``describe(cfg) -> str``: a short description of the source for log and error messages;
+* ``read_attributes(cfg, basins, columns=None) -> DataFrame``: any attribute columns (all by
+  default) of ``basins``, indexed by basin: what the analyses read (signatures, units);
+* ``read_locations(cfg, basins) -> DataFrame``: gauge ``lat, lon`` (degrees) indexed by basin,
+  for the maps (CAMELS-US ``camels_topo.txt``, else ``gauge_lat``/``gauge_lon`` attributes).
+
+The analyses and the report reach a data set only through these functions
+(:func:`read_attributes`, :func:`read_locations`), so they work for every entry of DATASETS.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from ealstm.config import DataConfig
-from ealstm.data import camels_us, caravan, generic
-from ealstm.errors import ConfigError, DataNotFoundError
+from ealstm.data.readers import camels_us, caravan, generic
+from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,8 @@ class DatasetReader:
     read_basin_list: Callable[[Path], list[str]]
     check_basins: Callable[[DataConfig, Sequence[str]], None]
     describe: Callable[[DataConfig], str]
+    read_attributes: Callable[..., pd.DataFrame]
+    read_locations: Callable[[DataConfig, Sequence[str]], pd.DataFrame]
 
 
 def _empty_statics(basins: Sequence[str]) -> pd.DataFrame:
@@ -107,6 +117,10 @@ CAMELS_US = DatasetReader(
     read_basin_list=lambda path: camels_us.read_basin_list(path),
     check_basins=_camels_check_basins,
     describe=lambda cfg: f"{cfg.data_dir} ({cfg.forcings} forcings)",
+    read_attributes=lambda cfg, basins, columns=None: camels_us.read_attributes(
+        cfg.data_dir, list(basins), None if columns is None else list(columns)),
+    read_locations=lambda cfg, basins: camels_us.read_gauge_locations(
+        cfg.data_dir, list(basins))[["lat", "lon"]],
 )
 
 
@@ -155,6 +169,27 @@ def _files_checker(module: ModuleType) -> Callable[[DataConfig, Sequence[str]], 
     return check_basins
 
 
+def _attributes_reader(module: ModuleType) -> Callable[..., pd.DataFrame]:
+    """``read_attributes`` from a module's ``read_attributes(data_dir, basins, columns)``."""
+
+    def read_attributes(cfg: DataConfig, basins: Sequence[str],
+                        columns: Sequence[str] | None = None) -> pd.DataFrame:
+        return module.read_attributes(cfg.data_dir, list(basins),
+                                      None if columns is None else list(columns))
+
+    return read_attributes
+
+
+def _gauge_columns(module: ModuleType) -> Callable[[DataConfig, Sequence[str]], pd.DataFrame]:
+    """``read_locations`` from the ``gauge_lat``/``gauge_lon`` attributes of a module."""
+
+    def read_locations(cfg: DataConfig, basins: Sequence[str]) -> pd.DataFrame:
+        frame = module.read_attributes(cfg.data_dir, list(basins), ["gauge_lat", "gauge_lon"])
+        return frame.set_axis(["lat", "lon"], axis=1)
+
+    return read_locations
+
+
 def _by_columns(name: str, module: ModuleType) -> DatasetReader:
     """Reader of a layout with per-basin column files (``caravan``, ``generic``)."""
     return DatasetReader(
@@ -165,7 +200,18 @@ def _by_columns(name: str, module: ModuleType) -> DatasetReader:
         read_basin_list=generic.read_basin_list,
         check_basins=_files_checker(module),
         describe=lambda cfg: f"{cfg.data_dir} ({name} layout)",
+        read_attributes=_attributes_reader(module),
+        read_locations=_gauge_columns(module),
     )
+
+
+#: Dynamic-input names read as precipitation (first match wins, case-insensitive).
+PRECIPITATION = re.compile(r"^(prcp|precip.*|total_precipitation.*|pr|p|rain.*)$", re.IGNORECASE)
+
+
+def precipitation_input(cfg: DataConfig) -> str | None:
+    """Return the first of ``cfg.dynamic_inputs`` that is precipitation (mm/day), or None."""
+    return next((c for c in cfg.dynamic_inputs if PRECIPITATION.match(c)), None)
 
 
 #: ``DataConfig.dataset`` -> reader.
@@ -206,3 +252,25 @@ def read_statics(cfg: DataConfig, basins: Sequence[str]) -> pd.DataFrame:
 def list_basins(cfg: DataConfig) -> list[str]:
     """Every basin of the configured data set that has time-series data."""
     return get_dataset(cfg).list_basins(cfg)
+
+
+def read_attributes(cfg: DataConfig, basins: Sequence[str],
+                    columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Attribute ``columns`` (default: all) of ``basins`` in the configured data set."""
+    return get_dataset(cfg).read_attributes(cfg, basins, columns)
+
+
+def read_locations(cfg: DataConfig, basins: Sequence[str]) -> pd.DataFrame:
+    """``lat, lon`` (degrees) of ``basins``, indexed by basin, from the configured data set.
+
+    Raises
+    ------
+    ConfigError
+        The data set has no gauge coordinates for these basins (``gauge_lat``/``gauge_lon``).
+    """
+    try:
+        return get_dataset(cfg).read_locations(cfg, basins)
+    except (ConfigError, DataNotFoundError, BasinDataError) as exc:
+        raise ConfigError(f"no gauge coordinates for the map in the {cfg.dataset} data at "
+                          f"{cfg.data_dir}: the attributes need gauge_lat and gauge_lon "
+                          f"columns for every basin ({exc})") from None

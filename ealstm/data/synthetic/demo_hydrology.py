@@ -1,11 +1,13 @@
 """Synthetic hydrology of the demo data set: basin parameters, weather and a bucket model.
 
-The physics behind :func:`ealstm.data.demo.simulate_demo`, kept apart from the file writers so
+The physics behind :func:`ealstm.data.synthetic.demo.simulate_demo`, kept apart from the file
+writers so
 that the generating process can be read (and changed) in one place: :func:`draw_basins` draws
 each basin's latent parameters from the range of its behaviour class (:data:`CLASSES`),
 :func:`simulate_weather` turns them into daily forcings with a stochastic weather generator,
 and :func:`run_bucket_model` routes the forcings through degree-day snow, an HBV-type soil store
-and two linear reservoirs to discharge. The steps are described in :mod:`ealstm.data.demo`.
+and two linear reservoirs to discharge. The steps are described in
+:mod:`ealstm.data.synthetic.demo`.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ealstm.data import generic, validation
+from ealstm.data import validation
+from ealstm.data.readers import generic
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
 
 #: Forcing product (folder under ``basin_mean_forcing``) -> tag in the file names.
@@ -475,3 +476,34 @@ def available_basins(data_dir: Path, product: str) -> list[str]:
                                 "and data.forcings")
     suffix = f"_lump_{tag}_forcing_leap.txt"
     return sorted({p.name[: -len(suffix)] for p in folder.glob(f"*/*{suffix}")})
+
+
+#: Basin area that turns USGS ft^3/s into mm/day for the signatures: CAMELS used ``gages2``.
+AREA_SOURCES = ("gages2", "geospa_fabric", "forcing")
+
+
+def signature_series(data_dir: Path, basins: Sequence[str], product: str,
+                     area: str = "gages2") -> dict[str, tuple[pd.Series, pd.Series]]:
+    """Discharge (mm/day) and precipitation of each basin, for the hydrological signatures.
+
+    ``area`` picks the basin area of the unit conversion: the ``camels_topo.txt`` column
+    ``area_gages2`` (what ``camels_hydro.txt`` used), ``area_geospa_fabric``, or the
+    forcing-file header (what :func:`read_streamflow` and the model target use).
+
+    Raises
+    ------
+    ConfigError
+        Unknown ``area``.
+    """
+    if area not in AREA_SOURCES:
+        raise ConfigError(f"area must be one of {AREA_SOURCES}, got {area!r}")
+    basins = [str(b).strip().zfill(8) for b in basins]
+    areas = None if area == "forcing" else read_attributes(data_dir, basins, [f"area_{area}"])
+    series = {}
+    for basin in basins:
+        forcings, header_area = read_forcings(data_dir, basin, product)
+        qobs = read_streamflow(data_dir, basin, header_area)
+        if areas is not None:
+            qobs = qobs * (header_area / float(areas.loc[basin, f"area_{area}"]))
+        series[basin] = (qobs, forcings["prcp"])
+    return series

@@ -18,8 +18,8 @@ from typing import Any
 
 from ealstm.errors import CheckpointError, ConfigError
 from ealstm.io import load_json, save_json
-from ealstm.rundir import RunPaths
-from ealstm.training.checkpoint import list_checkpoints
+from ealstm.runs.paths import RunPaths
+from ealstm.runs.checkpoint import list_checkpoints
 
 log = logging.getLogger(__name__)
 

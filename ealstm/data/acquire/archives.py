@@ -4,7 +4,7 @@ An archive from a remote server is untrusted input: a member named ``/etc/x`` or
 link pointing outside the target folder (directly or through other links of the archive), could
 write anywhere on disk. :func:`extract_archive` therefore checks every member before it writes
 anything, detects the archive type from the content rather than the name, and reports corrupt
-archives as :class:`~ealstm.data.fetch.DownloadError`.
+archives as :class:`~ealstm.errors.DownloadError`.
 
 Only a sub-folder of the unpacked archive may become the data folder (the download installer
 moves its contents there). :func:`check_links_confined` therefore checks, before that move,
@@ -24,8 +24,8 @@ import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from ealstm.data.fetch import DownloadError, check_free_space
-from ealstm.errors import DataNotFoundError
+from ealstm.data.acquire.fetch import check_free_space
+from ealstm.errors import DataNotFoundError, DownloadError
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 _HAS_DATA_FILTER = hasattr(tarfile, "data_filter")  # Python >= 3.12, 3.11.4, 3.10.12

@@ -1,0 +1,1 @@
+"""Acquisition of raw data: downloads, checked fetches and safe archive extraction."""

@@ -1,0 +1,1 @@
+"""Data-set readers: CAMELS-US, Caravan and the generic layout, and their registry (datasets)."""
