@@ -106,7 +106,7 @@ class RobustnessResult:
 
 
 def nse_rows(obs: np.ndarray, sim: np.ndarray) -> np.ndarray:
-    """NSE of many simulations of one basin, as :func:`ealstm.evaluation.metrics.nse`.
+    """NSE of many simulations of one basin, as :func:`ealstm.metrics.nse`.
 
     Parameters
     ----------

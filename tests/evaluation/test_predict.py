@@ -10,8 +10,8 @@ import torch
 from ealstm.config import Period
 from ealstm.data.arrays import BasinArrays
 from ealstm.data.scaling import Scaler
-from ealstm.evaluation.metrics import evaluate_basins
 from ealstm.evaluation.predict import Simulation, predict_period
+from ealstm.metrics import evaluate_basins
 
 PERIOD = Period(start="2000-01-05", end="2000-01-20")
 
