@@ -112,9 +112,10 @@ from ealstm.data.cache import load_basin_arrays  # noqa: E402
 from ealstm.data.prepare import prepare_data  # noqa: E402
 from ealstm.data.scaling import Scaler  # noqa: E402
 from ealstm.data.windows import SampleIndex, nse_star_std, sample_index  # noqa: E402
-from ealstm.evaluation.metrics import evaluate_basins  # noqa: E402
-from ealstm.evaluation.predict import Simulation, predict_period  # noqa: E402
+from ealstm.evaluation.predict import predict_period  # noqa: E402
+from ealstm.metrics import evaluate_basins  # noqa: E402
 from ealstm.models import build_model  # noqa: E402
+from ealstm.simulation.simulate import Simulation  # noqa: E402
 from ealstm.training.loop import _run_epoch  # noqa: E402
 
 #: The 19 NLDAS basins of the sample with 1993-2013 records (the 3 short ones are left out).

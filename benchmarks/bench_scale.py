@@ -20,7 +20,7 @@ weights). Three phases, each in a fresh child process so that its peak RSS is it
    imports, after loading the data, after building the model and at the end; tracemalloc does
    not see torch's allocations, psutil is not installed, and ``ru_maxrss`` survives ``execve``
    (it would start at the parent's size).
-3. ``eval``: ``ealstm.evaluation.predict.simulate`` (``torch.no_grad``, the model's eval path)
+3. ``eval``: ``ealstm.simulation.simulate.simulate`` (``torch.no_grad``, the model's eval path)
    over the 10-year test period of all basins with chunk 365 (warm-up 269), and with chunk 1
    (the paper's exact sequence-to-one) on ``--exact-basins`` basins, extrapolated linearly in
    the number of basins.
@@ -71,9 +71,9 @@ from ealstm.data.windows import (  # noqa: E402
     sample_index,
     thin_index,
 )
-from ealstm.evaluation.chunked import model_steps  # noqa: E402
-from ealstm.evaluation.predict import Simulation, simulate  # noqa: E402
 from ealstm.models import EALSTM, build_model  # noqa: E402
+from ealstm.simulation.chunked import model_steps  # noqa: E402
+from ealstm.simulation.simulate import Simulation, simulate  # noqa: E402
 from ealstm.training.losses import LOSSES  # noqa: E402
 
 GEN_START, GEN_END = "1988-10-01", "2008-09-30"

@@ -17,8 +17,8 @@ sigma (531 x 10 x 50 = 265,500 evaluations), and the NSE of each simulation is c
 * ``meta.json`` -- settings and cost (wall time, simulated basin-days, LSTM steps).
 
 Cost. All draws of a basin (and several basins when they fit) share one call of
-:func:`~ealstm.evaluation.chunked.simulate_chunked`, driven exactly as the run's evaluation
-(:class:`~ealstm.evaluation.predict.Simulation`): the training warm-up before every predicted
+:func:`~ealstm.simulation.chunked.simulate_chunked`, driven exactly as the run's evaluation
+(:class:`~ealstm.simulation.simulate.Simulation`): the training warm-up before every predicted
 day and, by default, the run's evaluation chunk, so that sigma = 0 reproduces the NSE of
 ``ealstm evaluate``. For a sequence-to-one model that is ``chunk = 1`` (exact, ``seq_length``
 LSTM steps per simulated day); a larger ``chunk`` is far cheaper (``chunk = seq_length``: about
@@ -46,17 +46,17 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ealstm.errors import ConfigError
-from ealstm.evaluation.chunked import (
+from ealstm.evaluation.run import TrainedRun, load_run
+from ealstm.io import atomic_path, save_csv, save_json, save_netcdf
+from ealstm.progress import track
+from ealstm.simulation.chunked import (
     DEFAULT_BATCH_STEPS,
     invalid_days,
     model_steps,
     period_inputs,
     simulate_chunked,
 )
-from ealstm.evaluation.predict import Simulation, resolve_chunk, to_discharge
-from ealstm.evaluation.run import TrainedRun, load_run
-from ealstm.io import atomic_path, save_csv, save_json, save_netcdf
-from ealstm.progress import track
+from ealstm.simulation.simulate import Simulation, resolve_chunk, to_discharge
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class RobustnessResult:
 
 
 def nse_rows(obs: np.ndarray, sim: np.ndarray) -> np.ndarray:
-    """NSE of many simulations of one basin, as :func:`ealstm.evaluation.metrics.nse`.
+    """NSE of many simulations of one basin, as :func:`ealstm.metrics.nse`.
 
     Parameters
     ----------

@@ -41,11 +41,11 @@ from ealstm.analysis.maps import draw_basemap
 from ealstm.analysis.robustness import save_png
 from ealstm.data.readers.datasets import read_locations
 from ealstm.errors import ConfigError
-from ealstm.evaluation.chunked import map_chunks, period_inputs
-from ealstm.evaluation.predict import resolve_chunk
 from ealstm.evaluation.run import TrainedRun, load_run
 from ealstm.io import save_csv, save_json
 from ealstm.progress import track
+from ealstm.simulation.chunked import map_chunks, period_inputs
+from ealstm.simulation.simulate import resolve_chunk
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def day_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor, warmup
     """Gradient of every simulated day w.r.t. the statics, for the sequences of the simulation.
 
     The days and their sequences are those of
-    :func:`~ealstm.evaluation.chunked.simulate_chunked`: with ``warmup = seq_length - 1`` and
+    :func:`~ealstm.simulation.chunked.simulate_chunked`: with ``warmup = seq_length - 1`` and
     ``chunk = 1`` each day's own seq-to-one window (the paper). Reverse mode needs one
     backward pass per predicted position: :func:`output_gradients` repeats each chunk sequence
     ``chunk`` times, so ``chunk > 1`` costs about ``(warmup + chunk) / (warmup + 1)`` times the
@@ -192,7 +192,7 @@ def day_gradients(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor, warmup
     x_s
         Standardised statics ``[B, S]``.
     warmup, chunk, batch_steps
-        As in :func:`~ealstm.evaluation.chunked.simulate_chunked`.
+        As in :func:`~ealstm.simulation.chunked.simulate_chunked`.
 
     Returns
     -------
@@ -325,7 +325,7 @@ def sensitivity(run_dir: Path, period: str = "test", chunk: int | None = None,
     period
         ``train``, ``validation`` or ``test``.
     chunk
-        ``None``: the run's evaluation chunk (:func:`~ealstm.evaluation.predict.resolve_chunk`;
+        ``None``: the run's evaluation chunk (:func:`~ealstm.simulation.simulate.resolve_chunk`;
         1 for the paper's seq-to-one models). 1: gradient of each day's seq-to-one prediction
         (the paper). ``> 1``:
         gradients of the chunked simulation's days (about ``(warmup + chunk) / (warmup + 1)``

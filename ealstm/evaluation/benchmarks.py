@@ -55,7 +55,7 @@ import pandas as pd
 import xarray as xr
 
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError, NoValidDataError
-from ealstm.evaluation.metrics import evaluate_basins, summarize
+from ealstm.metrics import evaluate_basins, summarize
 
 __all__ = [
     "ACCEPTED_UNITS",
@@ -355,7 +355,7 @@ def compare_with_benchmarks(
     -------
     per_basin : pd.DataFrame
         Index ``(model, basin)`` over the common basins; columns the metrics of
-        :data:`~ealstm.evaluation.metrics.METRICS`, ``n_valid``, ``status`` and ``included``
+        :data:`~ealstm.metrics.METRICS`, ``n_valid``, ``status`` and ``included``
         (the basin's NSE is defined for every model).
     table : pd.DataFrame
         Index ``model``; columns ``n_basins``, ``nse_mean``, ``nse_median``, ``n_nse_le_0``,

@@ -29,11 +29,12 @@ from ealstm.data.cache import load_basin_arrays
 from ealstm.data.scaling import Scaler
 from ealstm.device import select_device
 from ealstm.errors import ConfigError
-from ealstm.evaluation.predict import Simulation, predict_period
+from ealstm.evaluation.predict import predict_period
 from ealstm.evaluation.run import load_trained_model
 from ealstm.io import load_json, save_netcdf
 from ealstm.runs.best_epoch import epoch_tag, resolve_epoch
 from ealstm.runs.paths import RunPaths
+from ealstm.simulation.simulate import Simulation
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,14 @@ from ealstm.data.arrays import BasinArrays
 from ealstm.data.prepare import prepare_data
 from ealstm.data.scaling import Scaler
 from ealstm.device import select_device
-from ealstm.evaluation.metrics import evaluate_basins, summarize
-from ealstm.evaluation.predict import Simulation, predict_period
+from ealstm.evaluation.predict import predict_period
 from ealstm.io import load_json, save_csv, save_json, save_netcdf
+from ealstm.metrics import evaluate_basins, summarize
 from ealstm.models import build_model
 from ealstm.runs.best_epoch import epoch_tag, resolve_epoch
 from ealstm.runs.checkpoint import load_checkpoint
 from ealstm.runs.paths import RunPaths
+from ealstm.simulation.simulate import Simulation
 
 log = logging.getLogger(__name__)
 

@@ -52,13 +52,14 @@ from ealstm.data.scaling import Scaler
 from ealstm.data.splits import basin_folds, fold_split, fold_table
 from ealstm.device import select_device
 from ealstm.errors import ConfigError, SearchError
-from ealstm.evaluation.predict import Simulation, is_current_prediction, predict_period
+from ealstm.evaluation.predict import is_current_prediction, predict_period
 from ealstm.evaluation.run import load_trained_model, save_evaluation
 from ealstm.experiment.pool import Execution, run_tasks, task_threads
 from ealstm.experiment.runner import member_finished, run_member
 from ealstm.io import load_json, save_csv, save_yaml, write_text
 from ealstm.progress import track
 from ealstm.runs.paths import RunPaths
+from ealstm.simulation.simulate import Simulation
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
 from ealstm.errors import ConfigError, NoValidDataError
-from ealstm.evaluation.metrics import nse as nse_score
 from ealstm.io import atomic_path
+from ealstm.metrics import nse as nse_score
 from ealstm.runs.paths import ENSEMBLE, ExperimentPaths
 
 #: Colours of the paper's Fig. 3 per model family; darker shade: NSE* loss, lighter: MSE.

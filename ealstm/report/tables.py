@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ealstm.evaluation.metrics import summarize
 from ealstm.evaluation.stats import compare_configurations
 from ealstm.io import save_csv, write_text
+from ealstm.metrics import summarize
 from ealstm.report.benchmark_table import benchmark_comparison, benchmark_significance
 from ealstm.report.experiment_results import (
     SEED_STD_DDOF,

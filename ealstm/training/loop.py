@@ -38,10 +38,9 @@ from ealstm.data.windows import (
 )
 from ealstm.device import select_device
 from ealstm.errors import CheckpointError, NoValidDataError, TrainingDivergedError
-from ealstm.evaluation.metrics import METRICS
-from ealstm.evaluation.predict import Simulation, simulate, to_discharge
 from ealstm.io import load_json, remove_orphan_tmp_files, save_csv, save_json, save_yaml
 from ealstm.locks import folder_lock
+from ealstm.metrics import METRICS
 from ealstm.models import build_model
 from ealstm.progress import is_terminal
 from ealstm.runs.best_epoch import BestEpoch, format_epoch_line, save_best_epoch
@@ -52,6 +51,7 @@ from ealstm.runs.checkpoint import (
     save_checkpoint,
 )
 from ealstm.runs.paths import RunPaths
+from ealstm.simulation.simulate import Simulation, simulate, to_discharge
 from ealstm.training.epoch_log import EpochLog
 from ealstm.training.finetune import init_scaler, init_weights, resolve_init
 from ealstm.training.losses import LOSSES

@@ -15,8 +15,8 @@ import xarray as xr
 from ealstm.analysis import robustness as rob
 from ealstm.config import parse_config
 from ealstm.errors import ConfigError
-from ealstm.evaluation.metrics import nse
 from ealstm.evaluation.run import evaluate_run, load_run
+from ealstm.metrics import nse
 from ealstm.training.loop import train
 from tests.conftest import tiny_run_config
 

@@ -17,9 +17,9 @@ from ealstm.analysis import sensitivity as sens
 from ealstm.config import parse_config
 from ealstm.data.windows import gather_batch, sample_index
 from ealstm.errors import ConfigError
-from ealstm.evaluation.chunked import invalid_days
 from ealstm.evaluation.run import load_run
 from ealstm.models.ealstm import EALSTM
+from ealstm.simulation.chunked import invalid_days
 from ealstm.training.loop import train
 from tests.conftest import tiny_run_config
 

@@ -11,7 +11,7 @@ import xarray as xr
 
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError, NoValidDataError
 from ealstm.evaluation.benchmarks import compare_with_benchmarks, read_simulations
-from ealstm.evaluation.metrics import METRICS, nse
+from ealstm.metrics import METRICS, nse
 
 BASINS = ["01013500", "01022500", "01030500", "01031500"]
 DATES = pd.date_range("1999-10-01", periods=120, freq="D", name="date")

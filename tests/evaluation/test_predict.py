@@ -10,8 +10,9 @@ import torch
 from ealstm.config import Period
 from ealstm.data.arrays import BasinArrays
 from ealstm.data.scaling import Scaler
-from ealstm.evaluation.metrics import evaluate_basins
-from ealstm.evaluation.predict import Simulation, predict_period
+from ealstm.evaluation.predict import predict_period
+from ealstm.metrics import evaluate_basins
+from ealstm.simulation.simulate import Simulation
 
 PERIOD = Period(start="2000-01-05", end="2000-01-20")
 
@@ -97,7 +98,7 @@ def test_clip_negative_is_read_from_the_evaluation_config(clip, tmp_path):
 def test_one_chunk_default_for_evaluation_and_the_analyses(demo_camels, tmp_path):
     from ealstm.config import parse_config
     from ealstm.errors import ConfigError
-    from ealstm.evaluation.predict import resolve_chunk
+    from ealstm.simulation.simulate import resolve_chunk
     from tests.conftest import tiny_run_config
 
     seq2one = parse_config(tiny_run_config(demo_camels, tmp_path, "a"))

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from ealstm.errors import ConfigError
-from ealstm.evaluation.metrics import evaluate_basins
 from ealstm.io import save_csv, save_netcdf
+from ealstm.metrics import evaluate_basins
 from ealstm.report.figures import (
     experiment_figures,
     load_benchmark_nse,

@@ -13,8 +13,8 @@ import xarray as xr
 import yaml
 
 from ealstm.errors import BasinDataError, DataNotFoundError
-from ealstm.evaluation.metrics import METRICS, evaluate_basins, nse
 from ealstm.evaluation.stats import cohens_d, wilcoxon_test
+from ealstm.metrics import METRICS, evaluate_basins, nse
 from ealstm.report.benchmark_table import (
     benchmark_comparison,
     benchmark_significance,

@@ -7,17 +7,17 @@ import pytest
 import torch
 
 from ealstm.data.windows import gather_batch, iterate_batches, sample_index
-from ealstm.evaluation.chunked import (
+from ealstm.evaluation.run import load_run
+from ealstm.models.ealstm import EALSTM
+from ealstm.models.lstm import LSTM
+from ealstm.simulation.chunked import (
     chunk_plan,
     invalid_days,
     model_steps,
     period_inputs,
     simulate_chunked,
 )
-from ealstm.evaluation.predict import Simulation, simulate
-from ealstm.evaluation.run import load_run
-from ealstm.models.ealstm import EALSTM
-from ealstm.models.lstm import LSTM
+from ealstm.simulation.simulate import Simulation, simulate
 
 
 def _model(seed: int = 0, static: bool = True) -> torch.nn.Module:

@@ -1,4 +1,4 @@
-"""Tests of ealstm.evaluation.metrics: hand values, identities, invariances over the registry."""
+"""Tests of ealstm.metrics: hand values, identities, invariances over the registry."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 from ealstm.errors import ConfigError, NoValidDataError
-from ealstm.evaluation.metrics import (
+from ealstm.metrics import (
     FLOW_EPS,
     METRICS,
     alpha_nse,

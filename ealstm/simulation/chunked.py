@@ -10,7 +10,7 @@ predicts every day of the chunk (``predict_last_n = chunk``). The cost is then
 ``(warmup + chunk) / chunk`` steps per day instead of ``warmup + 1``.
 
 With ``warmup = seq_length - 1`` and ``chunk = 1`` every sequence is exactly the seq-to-one
-window of its day, so the result equals :func:`ealstm.evaluation.predict.simulate`. With larger
+window of its day, so the result equals :func:`ealstm.simulation.simulate.simulate`. With larger
 chunks day ``j`` of a chunk sees ``warmup + j`` days of history: at least as much as in
 training, so the difference is the (small) effect of the longer memory.
 

@@ -4,6 +4,10 @@ Every metric has the signature ``metric(obs, sim) -> float`` with the **observat
 (as in neuralhydrology and scikit-learn's ``(y_true, y_pred)``), takes 1-D array-likes of the
 same shape and works in float64 whatever the input dtype.
 
+A shared base module (like :mod:`ealstm.io`): pure functions of arrays that import no stage, so
+the training loop's validation NSE, the evaluation, the experiments and the reports all score
+with the same code.
+
 Conventions shared by all metrics
 ---------------------------------
 * **Masking.** A time step is used only where *both* ``obs`` and ``sim`` are non-NaN; the
