@@ -59,17 +59,40 @@ def _scalar_types(annotation: Any) -> set[Any]:
     return {annotation}
 
 
+def _bool_as_number(value: Any, annotation: Any) -> bool:
+    """Whether ``value`` holds a boolean where ``annotation`` wants a number.
+
+    Looks into lists and dicts too (``seeds: [true]``, ``learning_rate: {1: true}``).
+    """
+    if isinstance(value, bool):
+        kinds = _scalar_types(annotation)
+        return bool(kinds & {int, float}) and bool not in kinds
+    for kind in _scalar_types(annotation):
+        args = get_args(kind)
+        if get_origin(kind) in (list, tuple, set) and isinstance(value, (list, tuple)) and args:
+            if any(_bool_as_number(item, args[0]) for item in value):
+                return True
+        elif get_origin(kind) is dict and isinstance(value, dict) and len(args) == 2:
+            if any(_bool_as_number(key, args[0]) or _bool_as_number(item, args[1])
+                   for key, item in value.items()):
+                return True
+    return False
+
+
 class _Frozen(BaseModel):
+    """Frozen config model with no unknown keys; the base of every config model of ealstm."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
         """Reject ``true``/``false`` for a number (pydantic's lax mode reads ``true`` as 1)."""
-        if isinstance(value, bool) and info.field_name in cls.model_fields:
-            kinds = _scalar_types(cls.model_fields[info.field_name].annotation)
-            if kinds & {int, float} and bool not in kinds:
-                raise ValueError(f"expected a number, got the boolean {str(value).lower()}")
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _bool_as_number(value, field.annotation):
+            raise ValueError("expected a number, got a boolean (true/false)"
+                             if not isinstance(value, bool) else
+                             f"expected a number, got the boolean {str(value).lower()}")
         return value
 
 

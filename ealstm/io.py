@@ -52,6 +52,38 @@ def storage_error(path: Path, exc: OSError) -> StorageError:
     return error
 
 
+#: Free space (bytes) below which a failed write without an errno counts as "disk full".
+_FULL_BELOW = 1 << 20
+
+
+def disk_full(folder: Path, exc: BaseException) -> bool:
+    """Whether a failed write into ``folder`` was caused by a full disk.
+
+    torch (``PytorchStreamWriter failed writing file ...`` / ``unexpected pos ...``) and netCDF4
+    (``NetCDF: HDF error``) raise a ``RuntimeError`` without an errno when the disk fills up,
+    so the exception chain is searched for ENOSPC/EDQUOT first, then the free space of
+    ``folder`` is measured (less than 1 MiB left for unprivileged users counts as full).
+    """
+    link: BaseException | None = exc
+    while link is not None:
+        if isinstance(link, OSError) and link.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "no space left on device" in str(link).lower():
+            return True
+        link = link.__cause__ or link.__context__
+    free = _free_bytes(folder)
+    return free is not None and free < _FULL_BELOW
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """Bytes an unprivileged user may still write in ``folder``; ``None`` if unknown."""
+    try:
+        stats = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return None
+    return stats.f_bavail * stats.f_frsize
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it onto ``path`` only on success.
@@ -59,7 +91,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
     Raises
     ------
     StorageError
-        The folder or file cannot be written (disk full, read-only, no permission).
+        The folder or file cannot be written (disk full, read-only, no permission); a
+        ``RuntimeError`` of the writer (torch, netCDF4) on a full disk too (:func:`disk_full`).
     """
     path = Path(path)
     try:
@@ -73,10 +106,14 @@ def atomic_path(path: Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, path)
-    except OSError as exc:
-        if isinstance(exc, StorageError) or exc.errno not in _OS_REASONS:
+    except (OSError, RuntimeError) as exc:
+        if isinstance(exc, StorageError):
             raise
-        raise storage_error(path, exc) from exc
+        if isinstance(exc, OSError) and exc.errno in _OS_REASONS:
+            raise storage_error(path, exc) from exc
+        if disk_full(path.parent, exc):  # checked before the temporary file is deleted
+            raise storage_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from exc
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -1,5 +1,6 @@
 """The CLI as a user drives it: real CAMELS-US basins from ../shared, and clear errors."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -153,6 +154,36 @@ def test_unwritable_runs_dir_exits_2(demo_camels, tmp_path, capsys):
     path.write_text(yaml.safe_dump(tiny_run_config(demo_camels, blocker / "runs")))
     assert main(["train", str(path), "--no-progress"]) == 2
     _one_line_error(capsys, str(blocker))
+
+
+def test_full_disk_during_checkpoint_save_exits_2(demo_camels, tmp_path, capsys, monkeypatch):
+    def torch_save(obj, tmp):  # what torch.save raises on a full disk: no errno
+        Path(tmp).write_bytes(b"PK partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter "
+                           "failed writing file data/0: file write failed")
+
+    monkeypatch.setattr("ealstm.runs.checkpoint.torch.save", torch_save)
+    monkeypatch.setattr("ealstm.io._free_bytes", lambda folder: 0)
+    path = tmp_path / "run.yml"
+    path.write_text(yaml.safe_dump(tiny_run_config(demo_camels, tmp_path / "runs")))
+    assert main(["train", str(path), "--no-progress"]) == 2
+    _one_line_error(capsys, "epoch_001.pt: disk full")
+    assert not list((tmp_path / "runs").rglob("*.tmp"))
+
+
+def test_full_disk_during_netcdf_save_exits_2(tiny_ealstm_run, tmp_path, capsys, monkeypatch):
+    def to_netcdf(self, tmp, **kwargs):  # what netCDF4 raises on a full disk
+        Path(tmp).write_bytes(b"\x89HDF partial")
+        raise RuntimeError("NetCDF: HDF error")
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_ealstm_run, run)
+    before = sorted(p.name for p in run.iterdir())
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", to_netcdf)
+    monkeypatch.setattr("ealstm.io._free_bytes", lambda folder: 0)
+    assert main(["evaluate", str(run)]) == 2
+    _one_line_error(capsys, ".nc: disk full")
+    assert not [name for name in os.listdir(run) if name not in before and name.endswith(".tmp")]
 
 
 @pytest.mark.parametrize(("name", "content", "words"),

@@ -4,8 +4,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from ealstm.config import PAPER_ATTRIBUTES, load_config, parse_config
+from ealstm.config import PAPER_ATTRIBUTES, load_config, parse_config, validate_model
 from ealstm.errors import ConfigError
+from ealstm.experiment.config import parse_experiment
+from ealstm.experiment.search import SearchConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -238,3 +240,42 @@ def test_section_keys_merge_one_section_deep():
 
     assert section_keys({"model": {"name": "lstm", "use_static": False}, "name": "x"}) == {
         "model.name": "lstm", "model.use_static": False, "name": "x"}
+
+
+# --- issue 10: booleans are no numbers in the experiment and search configs either ---------------
+
+
+def _experiment(tmp_path, **change):
+    return {"name": "exp", "experiment_dir": str(tmp_path / "exp"), "base": {}, **change}
+
+
+def _search(tmp_path, **change):
+    return {"name": "s", "search_dir": str(tmp_path / "s"), "base": {}, **change}
+
+
+@pytest.mark.parametrize(("change", "key", "words"),
+                         [({"seeds": [True]}, "seeds", "got a boolean"),
+                          ({"seeds": [111, False]}, "seeds", "got a boolean")])
+def test_experiment_config_rejects_booleans_for_numbers(tmp_path, change, key, words):
+    with pytest.raises(ConfigError, match=rf"\n  {key}: expected a number, {words}"):
+        parse_experiment(_experiment(tmp_path, **change), source="exp.yml")
+
+
+@pytest.mark.parametrize(("change", "key", "words"),
+                         [({"k": True}, "k", "got the boolean true"),
+                          ({"fold_seed": False}, "fold_seed", "got the boolean false")])
+def test_search_config_rejects_booleans_for_numbers(tmp_path, change, key, words):
+    with pytest.raises(ConfigError, match=rf"\n  {key}: expected a number, {words}"):
+        validate_model(SearchConfig, _search(tmp_path, **change), "s.yml", "search config")
+
+
+def test_booleans_stay_valid_in_grids_and_numbers_in_seeds(tmp_path):
+    grid = {"model.use_static": [True, False]}
+    search = validate_model(SearchConfig, _search(tmp_path, grid=grid, k=2), "s.yml")
+    assert search.grid == grid and search.k == 2
+    assert parse_experiment(_experiment(tmp_path, seeds=[1, 0])).seeds == [1, 0]
+
+
+def test_learning_rate_schedule_rejects_booleans(tmp_path):
+    with pytest.raises(ConfigError, match=r"train\.learning_rate: expected a number"):
+        parse_config(_raw(tmp_path, train={"learning_rate": {1: True}}))

@@ -28,10 +28,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from ealstm.config import (
     RunConfig,
+    _Frozen,
     _resolve_paths,
     expand_config,
     parse_config,
@@ -58,10 +59,8 @@ PAPER_SEEDS = (111, 222, 333, 444, 555, 666, 777, 888)
 _NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 
-class ExperimentConfig(BaseModel):
+class ExperimentConfig(_Frozen):
     """Configurations x seeds of one experiment; saved as ``experiment.yml`` in its folder."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=_NAME_PATTERN)
     experiment_dir: Path

@@ -33,11 +33,12 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from ealstm.config import (
     DataConfig,
     RunConfig,
+    _Frozen,
     _resolve_paths,
     expand_config,
     load_config,
@@ -73,10 +74,8 @@ _SECTIONS = ("data", "model", "train", "evaluation")
 _NOT_IN_GRID = ("data.basins", "data.basin_file")
 
 
-class SearchConfig(BaseModel):
+class SearchConfig(_Frozen):
     """A base run config, a grid of dotted keys and the basin folds of a search."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     search_dir: Path
