@@ -27,8 +27,9 @@ from ealstm.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 
-#: Model settings that may differ from the source run: they act in training, not in the weights.
-TRAINING_ONLY = frozenset({"dropout", "initial_forget_bias"})
+#: Model settings that may differ from the source run: they act in training or pick how the
+#: same equations are computed, not what the weights are.
+TRAINING_ONLY = frozenset({"dropout", "initial_forget_bias", "implementation"})
 
 
 def resolve_init(cfg: RunConfig) -> RunConfig:
@@ -68,13 +69,14 @@ def check_architecture(cfg: RunConfig, state: dict) -> None:
     Raises
     ------
     CheckpointError
-        Another ``model`` section (but dropout, forget-gate bias) or other input sizes.
+        Another ``model`` section (but dropout, forget-gate bias, implementation) or other
+        input sizes.
     """
     n_static = len(cfg.data.static_attributes) if cfg.model.use_static else 0
     own = {**cfg.model.model_dump(mode="json"), "n_dynamic": len(cfg.data.dynamic_inputs),
            "n_static": n_static}
     theirs = {**state["model_config"], **state["model_args"]}
-    diff = sorted(k for k in own.keys() | theirs.keys() - TRAINING_ONLY
+    diff = sorted(k for k in (own.keys() | theirs.keys()) - TRAINING_ONLY
                   if own.get(k) != theirs.get(k))
     if diff:
         details = ", ".join(f"{k}: {theirs.get(k)!r} there, {own.get(k)!r} here" for k in diff)
