@@ -10,8 +10,10 @@ The experiment runner (members) and the studies (search trials, ungauged folds) 
 * ``scheduler="tcp://host:8786"``: submitted to a ``dask.distributed`` cluster
   (``pip install 'ealstm[cluster]'``).
 
-Each task runs with ``Execution.threads_per_task()`` torch threads; a task depends only on its
-arguments and that thread count, so every mode gives bit-identical results.
+Each task runs with ``Execution.threads_per_task()`` torch threads. Where ``threads`` is given,
+:func:`pin_threads` also writes it into ``train.num_threads`` of each task's config (unless the
+config sets one), so training does not measure a load-dependent count: a task then depends only
+on its arguments and that thread count, and every mode gives bit-identical results.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 import torch
 
-from ealstm.config import DataConfig
+from ealstm.config import DataConfig, RunConfig
 from ealstm.data.cache import build_cache
 from ealstm.errors import ConfigError, MissingDependencyError
 from ealstm.workers import run_in_processes
@@ -78,6 +80,18 @@ def cpu_count() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def pin_threads(cfg: RunConfig, execution: Execution) -> RunConfig:
+    """Return ``cfg`` with ``train.num_threads`` set to ``execution.threads`` where given.
+
+    Without it a training measures 1 against N threads and keeps the faster, a count that
+    depends on the machine's load. A ``train.num_threads`` of the config itself is kept.
+    """
+    if execution.threads is None or cfg.train.num_threads is not None:
+        return cfg
+    train = cfg.train.model_copy(update={"num_threads": execution.threads})
+    return cfg.model_copy(update={"train": train})
 
 
 @contextmanager
