@@ -84,6 +84,8 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
         Another process is training (or evaluating) in the same run folder.
     """
     cfg = resolve_init(cfg)
+    if resume:  # before the lock, which would create the folder of a missing run
+        _check_resumable(RunPaths(cfg.run_dir))
     with folder_lock(cfg.run_dir):
         return _train_locked(cfg, resume, progress)
 
@@ -146,19 +148,23 @@ def _validate(row: dict, best: BestEpoch, model: nn.Module, scaled: BasinArrays,
 
 def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
     """Create the run dir; refuse to overwrite a trained run, refuse to resume a missing one."""
-    has_checkpoint = latest_checkpoint(paths.root) is not None
-    if resume and not has_checkpoint:
-        raise CheckpointError(f"cannot resume: {paths.root} has no checkpoint; start it "
-                              "without --resume")
-    if not resume and has_checkpoint:
-        raise CheckpointError(f"run directory {paths.root} already holds a trained run; use "
-                              "--resume to continue it or choose another `name`")
     if resume:
+        _check_resumable(paths)  # again under the lock
         check_current_loss_weights(paths)
         _check_same_config(paths, cfg)
+    elif latest_checkpoint(paths.root) is not None:
+        raise CheckpointError(f"run directory {paths.root} already holds a trained run; use "
+                              "--resume to continue it or choose another `name`")
     else:
         paths.root.mkdir(parents=True, exist_ok=True)
     save_yaml(paths.config, cfg.to_dict())
+
+
+def _check_resumable(paths: RunPaths) -> None:
+    """Refuse to resume a run without a checkpoint (or without a folder)."""
+    if latest_checkpoint(paths.root) is None:
+        raise CheckpointError(f"cannot resume: {paths.root} has no checkpoint; start it "
+                              "without --resume")
 
 
 def _remove_orphans(paths: RunPaths) -> None:

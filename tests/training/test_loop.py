@@ -68,6 +68,7 @@ def test_refuses_to_overwrite_or_resume_nothing(demo_camels, tmp_path):
     cfg = parse_config(tiny_config(demo_camels, tmp_path, epochs=1))
     with pytest.raises(CheckpointError, match="no checkpoint"):
         train(cfg, resume=True, progress=False)
+    assert not cfg.run_dir.exists()  # refused before the lock, which would create the folder
     train(cfg, progress=False)
     with pytest.raises(CheckpointError, match="--resume"):
         train(cfg, progress=False)
