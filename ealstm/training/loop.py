@@ -16,6 +16,7 @@ run would have, and ends bit-identical to it on the same CPU and thread count.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -311,18 +312,22 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: Basin
         loss = loss_fn(y_hat, batch.y.to(device), q_std[batch.basin].to(device), tcfg.nse_eps)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = _check_finite(model, loss, epoch, number)
+        grad_norm, loss_value = _check_finite(model, loss, epoch, number)
         if tcfg.clip_grad_norm:  # same as clip_grad_norm_, reusing the norm computed above
             nn.utils.clip_grads_with_norm_(model.parameters(), tcfg.clip_grad_norm, grad_norm)
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(loss_value)
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
     return {"epoch": epoch, "lr": lr, "train_loss": float(np.mean(losses)),
             "seconds": round(time.perf_counter() - start, 3), "n_samples": len(index)}
 
 
-def _check_finite(model: nn.Module, loss: torch.Tensor, epoch: int, batch: int) -> torch.Tensor:
-    """Return the total gradient norm; stop a diverging run before the optimizer step.
+def _check_finite(model: nn.Module, loss: torch.Tensor, epoch: int, batch: int
+                  ) -> tuple[torch.Tensor, float]:
+    """Return the total gradient norm and the loss value; stop a diverging run before the step.
+
+    Loss and norm come to the host in one transfer (one device sync per batch); the loss value
+    is the one logged.
 
     Raises
     ------
@@ -333,13 +338,13 @@ def _check_finite(model: nn.Module, loss: torch.Tensor, epoch: int, batch: int) 
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     norm = nn.utils.get_total_norm(grads) if grads else torch.zeros(())
     values = torch.stack([loss.detach().float(), norm.float().to(loss.device)])
-    if not bool(torch.isfinite(values).all()):
-        loss_value, norm_value = values.tolist()
+    loss_value, norm_value = values.tolist()
+    if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
         raise TrainingDivergedError(
             f"training diverged in epoch {epoch}, batch {batch}: loss {loss_value}, gradient "
             f"norm {norm_value}; lower train.learning_rate, set train.clip_grad_norm, or check "
             "the inputs for extreme values (no checkpoint of this epoch was written)")
-    return norm
+    return norm, loss_value
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
