@@ -125,7 +125,8 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
         epoch_log.append(row)
         save_checkpoint(paths.root, epoch,
                         _checkpoint_state(model, optimizer, cfg, scaled, threads))
-        save_best_epoch(paths.root, best)
+        if "val_median_nse" in row:  # it changes only when a validation ran; written after
+            save_best_epoch(paths.root, best)  # the checkpoint, so it never names a missing one
         log.info(format_epoch_line(row, cfg.train.epochs))
         if stop:
             log.info("early stopping after epoch %d: no better validation median NSE in %d "
