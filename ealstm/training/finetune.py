@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 TRAINING_ONLY = frozenset({"dropout", "initial_forget_bias", "implementation"})
 
 
-def resolve_init(cfg: RunConfig) -> RunConfig:
-    """Fill in ``train.init_epoch`` of a fine-tuning config; other configs pass unchanged.
+def resolve_init(cfg: RunConfig) -> tuple[RunConfig, dict | None]:
+    """Fill in ``train.init_epoch`` of a fine-tuning config and load its checkpoint.
+
+    Returns the config and the source checkpoint (loaded and checked once, here; ``None`` and
+    the config unchanged without ``init_from``), for :func:`init_weights`.
 
     Raises
     ------
@@ -43,7 +46,7 @@ def resolve_init(cfg: RunConfig) -> RunConfig:
     """
     source = cfg.train.init_from
     if source is None:
-        return cfg
+        return cfg, None
     source = Path(source)
     load_run_config(source)  # a clear error if it is no run directory
     if source.resolve() == Path(cfg.run_dir).resolve():
@@ -52,8 +55,9 @@ def resolve_init(cfg: RunConfig) -> RunConfig:
     epoch = cfg.train.init_epoch or default_epoch(source)
     train = cfg.train.model_copy(update={"init_epoch": epoch})
     cfg = cfg.model_copy(update={"train": train})
-    check_architecture(cfg, load_checkpoint(source, epoch))
-    return cfg
+    state = load_checkpoint(source, epoch)
+    check_architecture(cfg, state)
+    return cfg, state
 
 
 def init_scaler(cfg: RunConfig) -> Scaler | None:
@@ -85,13 +89,13 @@ def check_architecture(cfg: RunConfig, state: dict) -> None:
                               "inputs of that run")
 
 
-def init_weights(model: nn.Module, cfg: RunConfig) -> None:
-    """Load the weights of ``train.init_from`` into ``model`` (nothing without init_from)."""
-    source = cfg.train.init_from
-    if source is None:
+def init_weights(model: nn.Module, cfg: RunConfig, state: dict | None) -> None:
+    """Load the weights of the checkpoint ``state`` of :func:`resolve_init` into ``model``.
+
+    Nothing happens without one (no ``init_from``).
+    """
+    if state is None:
         return
-    state = load_checkpoint(Path(source), cfg.train.init_epoch)
-    check_architecture(cfg, state)
     model.load_state_dict(state["model"])
-    log.info("initialised the model from %s, epoch %d (optimizer starts fresh)", source,
-             state["epoch"])
+    log.info("initialised the model from %s, epoch %d (optimizer starts fresh)",
+             cfg.train.init_from, state["epoch"])

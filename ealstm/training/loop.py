@@ -84,15 +84,18 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     RunLockedError
         Another process is training (or evaluating) in the same run folder.
     """
-    cfg = resolve_init(cfg)
+    cfg, source = resolve_init(cfg)
     if resume:  # before the lock, which would create the folder of a missing run
         _check_resumable(RunPaths(cfg.run_dir))
     with folder_lock(cfg.run_dir):
-        return _train_locked(cfg, resume, progress)
+        return _train_locked(cfg, resume, progress, source)
 
 
-def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
-    """Body of :func:`train`, run while holding the run folder's lock."""
+def _train_locked(cfg: RunConfig, resume: bool, progress: bool, source: dict | None) -> Path:
+    """Body of :func:`train`, run while holding the run folder's lock.
+
+    ``source`` is the checkpoint to fine-tune from (:func:`resolve_init`), else ``None``.
+    """
     paths = RunPaths(cfg.run_dir)
     _remove_orphans(paths)
     _prepare_run_dir(paths, cfg, resume)
@@ -106,7 +109,7 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, len(scaled.dynamic_names), n_static_inputs(cfg, scaled))
     if not resume:
-        init_weights(model, cfg)
+        init_weights(model, cfg, source)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr_at(1))
     last, saved_threads = _restore(paths, model, optimizer) if resume else (0, None)
