@@ -10,8 +10,6 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from ealstm.errors import ConfigError
-
 
 def _date(text: str) -> dt.date:
     """Parse an ISO date for argparse (``YYYY-MM-DD``)."""
@@ -41,9 +39,6 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     if args.epoch is not None:
         values["train.init_epoch"] = args.epoch
     cfg = load_config(args.config, args.set, values)
-    if cfg.run_dir.resolve() == Path(args.run_dir).resolve():
-        raise ConfigError(f"the config's run folder {cfg.run_dir} is the run to fine-tune; "
-                          "give the new run another `name` (--set name=...)")
     run_dir = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"fine-tuned: {run_dir} (from {args.run_dir})")
     return 0
