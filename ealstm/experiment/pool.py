@@ -31,9 +31,8 @@ import torch
 from ealstm.config import DataConfig, RunConfig
 from ealstm.data.cache import build_cache
 from ealstm.errors import ConfigError, MissingDependencyError
-from ealstm.workers import run_in_processes
+from ealstm.workers import Task, run_in_processes
 
-Task = tuple[Callable[..., Any], tuple[Any, ...]]
 Outcome = Callable[[], Any]
 
 #: Seconds to wait for a Dask scheduler before giving up (dask's default is 30).
