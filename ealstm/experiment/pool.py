@@ -3,8 +3,8 @@
 The experiment runner (members) and the studies (search trials, ungauged folds) both hand a
 ``key -> (function, args)`` mapping to :func:`run_tasks` together with an :class:`Execution`:
 
-* ``workers=1`` and no scheduler: one after another in this process (progress bars of the
-  task itself are shown, ``progress=True`` is passed to the function);
+* ``workers=1`` (or a single task) and no scheduler: one after another in this process
+  (progress bars of the task itself are shown, ``progress=True`` is passed to the function);
 * ``workers=N``: up to N at once, each in its own ``spawn`` process
   (:func:`ealstm.workers.run_in_processes`; a dying worker fails only its task);
 * ``scheduler="tcp://host:8786"``: submitted to a ``dask.distributed`` cluster
@@ -68,6 +68,14 @@ class Execution:
         """Torch threads each task uses."""
         return self.threads or max(1, cpu_count() // self.workers)
 
+    def runs_here(self, n_tasks: int) -> bool:
+        """Whether ``n_tasks`` run one after another in this process.
+
+        So they do without a scheduler for one worker or a single task (no process to spawn);
+        progress is then shown per epoch, else per task.
+        """
+        return not self.scheduler and (self.workers == 1 or n_tasks <= 1)
+
     def check(self) -> None:
         """Fail early (before any training) when the scheduler needs a missing package."""
         if self.scheduler:
@@ -116,7 +124,7 @@ def run_tasks(tasks: Mapping[Hashable, Task], execution: Execution,
         return iter(())
     if execution.scheduler:
         return _run_dask(execution.scheduler, tasks)
-    if execution.workers == 1:
+    if execution.runs_here(len(tasks)):
         return iter([(key, partial(fn, *args, progress=execution.progress))
                      for key, (fn, args) in tasks.items()])
     for cfg in {d.model_dump_json(): d for d in data}.values():

@@ -204,7 +204,7 @@ def _dispatch(todo: dict[Member, RunConfig], periods: list[str],
     tasks = {m: (_member_task, (cfg.to_dict(), list(periods), execution))
              for m, cfg in todo.items()}
     outcomes = run_tasks(tasks, execution, [cfg.data for cfg in todo.values()])
-    per_member = execution.workers > 1 or bool(execution.scheduler)  # serial: bars per epoch
+    per_member = not execution.runs_here(len(tasks))  # serial: bars per epoch
     return _collect(outcomes, execution.progress and per_member, len(tasks))
 
 

@@ -271,12 +271,10 @@ def run_trials(trials: list[Trial], execution: Execution | None = None) -> dict[
     execution.check()
     todo = [t for t in trials if not trial_finished(t)]
     log.info("%d trials, %d to train or score", len(trials), len(todo))
-    if len(todo) <= 1 and not execution.scheduler:  # one trial: no process to spawn
-        execution = Execution(1, execution.threads_per_task(), None, execution.progress)
     data = [parse_config(t.raw).data for t in todo]
     data += [_heldout_data(d, t.heldout) for d, t in zip(data, todo, strict=True)]
     outcomes = run_tasks({t.label: (_trial_task, (t, execution)) for t in todo}, execution, data)
-    per_trial = execution.workers > 1 or bool(execution.scheduler)  # serial: bars per epoch
+    per_trial = not execution.runs_here(len(todo))  # serial: bars per epoch
     return _collect(track(outcomes, len(todo), "trials", execution.progress and per_trial,
                           leave=True))
 

@@ -79,3 +79,18 @@ def test_reuse_ignores_only_the_thread_count():
     saved = {"name": "a", "train": {"epochs": 3, "num_threads": 4}}
     assert same_config(saved, {"name": "a", "train": {"epochs": 3, "num_threads": None}})
     assert not same_config(saved, {"name": "a", "train": {"epochs": 4, "num_threads": 4}})
+
+
+def own_pid(progress: bool = False) -> tuple[int, bool]:
+    import os
+
+    return os.getpid(), progress
+
+
+def test_a_single_task_runs_here_whatever_the_workers():
+    import os
+
+    assert Execution(workers=4).runs_here(1) and not Execution(workers=4).runs_here(2)
+    assert Execution().runs_here(5) and not Execution(scheduler="tcp://x:1").runs_here(1)
+    outcomes = dict(run_tasks({"a": (own_pid, ())}, Execution(workers=4, progress=True)))
+    assert outcomes["a"]() == (os.getpid(), True)
