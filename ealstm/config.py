@@ -371,7 +371,7 @@ PATH_KEYS = ("runs_dir", "data_dir", "basin_file", "cache_dir", "init_from")
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Return a copy of ``raw`` whose relative paths (:data:`PATH_KEYS`) are absolute to ``base``."""
+    """Return a copy of ``raw`` with its relative paths (:data:`PATH_KEYS`) made absolute."""
     return {key: _resolve_value(str(key), value, base) for key, value in raw.items()}
 
 
