@@ -82,7 +82,8 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     Raises
     ------
     RunLockedError
-        Another process is training (or evaluating) in the same run folder.
+        Another process is training in the same run folder (or running it as an experiment
+        member). Evaluation takes no lock and may run alongside.
     """
     cfg, source = resolve_init(cfg)
     if resume:  # before the lock, which would create the folder of a missing run
