@@ -10,8 +10,6 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from ealstm.errors import ConfigError
-
 
 def _date(text: str) -> dt.date:
     """Parse an ISO date for argparse (``YYYY-MM-DD``)."""
@@ -37,13 +35,10 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     from ealstm.config import load_config
     from ealstm.training.loop import train
 
-    overrides = [f"train.init_from={Path(args.run_dir).resolve()}", *args.set]
+    values = {"train.init_from": str(Path(args.run_dir).resolve())}
     if args.epoch is not None:
-        overrides.append(f"train.init_epoch={args.epoch}")
-    cfg = load_config(args.config, overrides)
-    if cfg.run_dir.resolve() == Path(args.run_dir).resolve():
-        raise ConfigError(f"the config's run folder {cfg.run_dir} is the run to fine-tune; "
-                          "give the new run another `name` (--set name=...)")
+        values["train.init_epoch"] = args.epoch
+    cfg = load_config(args.config, args.set, values)
     run_dir = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"fine-tuned: {run_dir} (from {args.run_dir})")
     return 0

@@ -366,22 +366,22 @@ class RunConfig(_Frozen):
         return self.model_dump(mode="json")
 
 
+#: Config keys that hold paths (in any section); relative ones are made absolute on loading.
+PATH_KEYS = ("runs_dir", "data_dir", "basin_file", "cache_dir", "init_from")
+
+
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Make the relative paths of a raw config absolute with respect to ``base``."""
-    raw = dict(raw)
-    if "runs_dir" in raw:
-        raw["runs_dir"] = str((base / Path(raw["runs_dir"]).expanduser()).resolve())
-    data = dict(raw.get("data") or {})
-    for key in ("data_dir", "basin_file", "cache_dir"):
-        if data.get(key) is not None:
-            data[key] = str((base / Path(data[key]).expanduser()).resolve())
-    if data:
-        raw["data"] = data
-    train = raw.get("train")
-    if isinstance(train, dict) and train.get("init_from") is not None:
-        raw["train"] = {**train, "init_from": str((base / Path(train["init_from"])
-                                                    .expanduser()).resolve())}
-    return raw
+    """Return a copy of ``raw`` with its relative paths (:data:`PATH_KEYS`) made absolute."""
+    return {key: _resolve_value(str(key), value, base) for key, value in raw.items()}
+
+
+def _resolve_value(leaf: str, value: Any, base: Path) -> Any:
+    """Resolve ``value`` of the key ``leaf`` against ``base`` if it is a path (or a section)."""
+    if isinstance(value, dict):
+        return _resolve_paths(value, base)
+    if leaf in PATH_KEYS and isinstance(value, str):
+        return str((base / Path(value).expanduser()).resolve())
+    return value
 
 
 def expand_config(base: Mapping[str, Any],
@@ -415,8 +415,10 @@ def expand_config(base: Mapping[str, Any],
 def parse_overrides(items: Iterable[str]) -> list[tuple[str, Any]]:
     """Parse ``key.sub=value`` strings (values as YAML) into ``(dotted key, value)`` pairs.
 
-    Relative paths (``runs_dir``, ``data_dir``, ``basin_file``, ``cache_dir``) are made absolute
-    against the current directory, since they are typed on the command line.
+    Relative paths (:data:`PATH_KEYS`, also inside a section value such as
+    ``data={data_dir: d, ...}``) are made absolute against the current directory, since they are
+    typed on the command line, while paths in a config file are relative to the file (see
+    :func:`load_config`).
     """
     pairs = []
     for item in items:
@@ -424,29 +426,12 @@ def parse_overrides(items: Iterable[str]) -> list[tuple[str, Any]]:
         if not sep or not key:
             raise ConfigError(f"override {item!r} is not of the form key.sub=value")
         try:
-            pairs.append((key, _resolve_cli_path(key.split(".")[-1],
-                                                 parse_yaml(value, f"override {item!r}"))))
+            pairs.append((key, _resolve_value(key.split(".")[-1],
+                                              parse_yaml(value, f"override {item!r}"),
+                                              Path.cwd())))
         except FileFormatError as exc:
             raise ConfigError(str(exc)) from None
     return pairs
-
-
-#: Config keys that hold paths (in any section).
-PATH_KEYS = ("runs_dir", "data_dir", "basin_file", "cache_dir")
-
-
-def _resolve_cli_path(leaf: str, value: Any) -> Any:
-    """Make a path given with ``--set`` absolute against the current directory.
-
-    Paths typed on the command line are relative to where the command runs, while paths in a
-    config file are relative to the file (see :func:`load_config`). A section value such as
-    ``data={data_dir: d, ...}`` has its path keys resolved the same way.
-    """
-    if isinstance(value, dict):
-        return {k: _resolve_cli_path(str(k), v) for k, v in value.items()}
-    if leaf in PATH_KEYS and isinstance(value, str) and value:
-        return str(Path(value).expanduser().resolve())
-    return value
 
 
 def validate_model(model: type[_Model], raw: dict[str, Any], source: str = "<dict>",
@@ -490,7 +475,8 @@ def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
     return raw
 
 
-def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
+def load_config(path: Path, overrides: list[str] | None = None,
+                values: Mapping[str, Any] | None = None) -> RunConfig:
     """Read, override and validate a YAML run config.
 
     Parameters
@@ -499,11 +485,15 @@ def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
         YAML file. Relative paths inside it are relative to the file's folder.
     overrides
         ``key.sub=value`` strings applied before validation (``--set`` on the CLI).
+    values
+        Dotted keys set after ``overrides``, values taken as given (not parsed as YAML), so
+        that a program can set a path that YAML would misread (`` #``, ``: ``).
     """
     path = Path(path)
     raw = read_yaml_mapping(path, "config")
     raw = _resolve_paths(raw, path.parent.resolve())
     raw = expand_config(raw, parse_overrides(overrides or []))  # CLI paths: against cwd
+    raw = expand_config(raw, values or {})
     return parse_config(raw, source=str(path))
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from ealstm.config import read_yaml_mapping
+from ealstm.config import expand_config, read_yaml_mapping
 from ealstm.config_hints import _NH_NO_EQUIVALENT, NH_KEYS
 from ealstm.errors import ConfigError
 from ealstm.io import write_text
@@ -96,14 +96,6 @@ _CONVERT = {
 }  # fmt: skip
 
 
-def _set(out: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = out
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = value
-
-
 def _convert_value(key: str, value: Any, cwd: Path) -> Any:
     if key.endswith(("_start_date", "_end_date")):
         return _date(value)
@@ -130,7 +122,7 @@ def convert_nh_config(nh: dict[str, Any], cwd: Path | None = None
         ``"key: value" -> reason`` for every key left out.
     """
     cwd = Path.cwd() if cwd is None else Path(cwd)
-    out: dict[str, Any] = {}
+    pairs: list[tuple[str, Any]] = []
     unmapped: dict[str, str] = {}
     for key, value in nh.items():
         target = NH_KEYS.get(key)
@@ -142,9 +134,10 @@ def convert_nh_config(nh: dict[str, Any], cwd: Path | None = None
             unmapped[f"{key}: {value!r}"] = _NH_NO_EQUIVALENT.get(key, "no ealstm equivalent")
             continue
         try:
-            _set(out, target, _convert_value(key, value, cwd))
+            pairs.append((target, _convert_value(key, value, cwd)))
         except _Unmapped as exc:
             unmapped[f"{key}: {value!r}"] = str(exc)
+    out = expand_config({}, pairs)
     _fix_model(out, nh)
     return out, unmapped
 

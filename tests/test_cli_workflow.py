@@ -170,3 +170,13 @@ def test_workflow_commands_have_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0 and "RUN_DIR" in capsys.readouterr().out.upper()
+
+
+def test_finetune_into_the_source_run_folder_is_refused(validated_run, tmp_path, capsys):
+    before = sorted(p.name for p in validated_run.iterdir())
+    config = tmp_path / "same.yml"
+    config.write_text((validated_run / "config.yml").read_text())
+    assert main(["finetune", str(validated_run), str(config), "--no-progress"]) == 2
+    assert "is the run being trained; give the new run another `name`" in \
+        capsys.readouterr().err
+    assert sorted(p.name for p in validated_run.iterdir()) == before

@@ -279,3 +279,23 @@ def test_booleans_stay_valid_in_grids_and_numbers_in_seeds(tmp_path):
 def test_learning_rate_schedule_rejects_booleans(tmp_path):
     with pytest.raises(ConfigError, match=r"train\.learning_rate: expected a number"):
         parse_config(_raw(tmp_path, train={"learning_rate": {1: True}}))
+
+
+def test_init_from_set_on_the_command_line_is_resolved_against_the_cwd(tmp_path, monkeypatch):
+    config = tmp_path / "cfg" / "run.yml"
+    config.parent.mkdir()
+    config.write_text(yaml.safe_dump(_raw(tmp_path)))
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(config, ["train.init_from=rel/run"])
+    assert Path(cfg.train.init_from) == (tmp_path / "rel" / "run").resolve()
+    in_file = _raw(tmp_path, train={"init_from": "../old run #1: x"})
+    config.write_text(yaml.safe_dump(in_file))
+    assert Path(load_config(config).train.init_from) == (tmp_path / "old run #1: x").resolve()
+
+
+def test_values_are_set_as_given_after_the_overrides(tmp_path):
+    config = tmp_path / "run.yml"
+    config.write_text(yaml.safe_dump(_raw(tmp_path)))
+    odd = str(tmp_path / "a run #2: regional")
+    cfg = load_config(config, ["train.init_from=elsewhere"], {"train.init_from": odd})
+    assert str(cfg.train.init_from) == odd

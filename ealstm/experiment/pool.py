@@ -3,15 +3,17 @@
 The experiment runner (members) and the studies (search trials, ungauged folds) both hand a
 ``key -> (function, args)`` mapping to :func:`run_tasks` together with an :class:`Execution`:
 
-* ``workers=1`` and no scheduler: one after another in this process (progress bars of the
-  task itself are shown, ``progress=True`` is passed to the function);
+* ``workers=1`` (or a single task) and no scheduler: one after another in this process
+  (progress bars of the task itself are shown, ``progress=True`` is passed to the function);
 * ``workers=N``: up to N at once, each in its own ``spawn`` process
   (:func:`ealstm.workers.run_in_processes`; a dying worker fails only its task);
 * ``scheduler="tcp://host:8786"``: submitted to a ``dask.distributed`` cluster
   (``pip install 'ealstm[cluster]'``).
 
-Each task runs with ``Execution.threads_per_task()`` torch threads; a task depends only on its
-arguments and that thread count, so every mode gives bit-identical results.
+Each task runs with ``Execution.threads_per_task()`` torch threads. Where ``threads`` is given,
+:func:`pin_threads` also writes it into ``train.num_threads`` of each task's config (unless the
+config sets one), so training does not measure a load-dependent count: a task then depends only
+on its arguments and that thread count, and every mode gives bit-identical results.
 """
 
 from __future__ import annotations
@@ -26,12 +28,11 @@ from typing import Any
 
 import torch
 
-from ealstm.config import DataConfig
+from ealstm.config import DataConfig, RunConfig
 from ealstm.data.cache import build_cache
 from ealstm.errors import ConfigError, MissingDependencyError
-from ealstm.workers import run_in_processes
+from ealstm.workers import Task, run_in_processes
 
-Task = tuple[Callable[..., Any], tuple[Any, ...]]
 Outcome = Callable[[], Any]
 
 #: Seconds to wait for a Dask scheduler before giving up (dask's default is 30).
@@ -67,6 +68,14 @@ class Execution:
         """Torch threads each task uses."""
         return self.threads or max(1, cpu_count() // self.workers)
 
+    def runs_here(self, n_tasks: int) -> bool:
+        """Whether ``n_tasks`` run one after another in this process.
+
+        So they do without a scheduler for one worker or a single task (no process to spawn);
+        progress is then shown per epoch, else per task.
+        """
+        return not self.scheduler and (self.workers == 1 or n_tasks <= 1)
+
     def check(self) -> None:
         """Fail early (before any training) when the scheduler needs a missing package."""
         if self.scheduler:
@@ -78,6 +87,18 @@ def cpu_count() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def pin_threads(cfg: RunConfig, execution: Execution) -> RunConfig:
+    """Return ``cfg`` with ``train.num_threads`` set to ``execution.threads`` where given.
+
+    Without it a training measures 1 against N threads and keeps the faster, a count that
+    depends on the machine's load. A ``train.num_threads`` of the config itself is kept.
+    """
+    if execution.threads is None or cfg.train.num_threads is not None:
+        return cfg
+    train = cfg.train.model_copy(update={"num_threads": execution.threads})
+    return cfg.model_copy(update={"train": train})
 
 
 @contextmanager
@@ -103,7 +124,7 @@ def run_tasks(tasks: Mapping[Hashable, Task], execution: Execution,
         return iter(())
     if execution.scheduler:
         return _run_dask(execution.scheduler, tasks)
-    if execution.workers == 1:
+    if execution.runs_here(len(tasks)):
         return iter([(key, partial(fn, *args, progress=execution.progress))
                      for key, (fn, args) in tasks.items()])
     for cfg in {d.model_dump_json(): d for d in data}.values():

@@ -52,7 +52,7 @@ from ealstm.evaluation.predict import is_current_prediction
 from ealstm.evaluation.run import evaluate_run
 from ealstm.experiment.config import ExperimentConfig, validate_members
 from ealstm.experiment.ensemble import build_ensembles
-from ealstm.experiment.pool import Execution, run_tasks, task_threads
+from ealstm.experiment.pool import Execution, pin_threads, run_tasks, task_threads
 from ealstm.io import load_json, save_yaml
 from ealstm.locks import folder_lock
 from ealstm.progress import track
@@ -171,16 +171,28 @@ def _check_trained_with(cfg: RunConfig) -> None:
     saved = yaml.safe_load(RunPaths(cfg.run_dir).config.read_text(encoding="utf-8"))
     new = cfg.to_dict()
     saved.setdefault("train", {})["epochs"] = new["train"]["epochs"]
-    if parse_config(saved, source=str(cfg.run_dir)).to_dict() != new:
+    if not same_config(parse_config(saved, source=str(cfg.run_dir)).to_dict(), new):
         raise CheckpointError(f"{cfg.run_dir} was trained with another config than the "
                               "experiment's; delete it or use another experiment_dir")
+
+
+def same_config(saved: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two config dicts agree but in ``train.num_threads``.
+
+    The thread count is set per execution (:func:`~ealstm.experiment.pool.pin_threads`) and may
+    change on resume, so a member trained with ``--threads-per-worker 4`` is reused by a run
+    with another count, as before the count was written into the config.
+    """
+    def strip(raw: dict[str, Any]) -> dict[str, Any]:
+        return {**raw, "train": {**raw.get("train", {}), "num_threads": None}}
+    return strip(saved) == strip(new)
 
 
 def _member_task(raw: dict[str, Any], periods: list[str], execution: Execution,
                  progress: bool = False) -> str:
     """Run one member in a worker (process, Dask worker or this process) with a thread cap."""
     with task_threads(execution):
-        return str(run_member(parse_config(raw), periods, progress))
+        return str(run_member(pin_threads(parse_config(raw), execution), periods, progress))
 
 
 # --- dispatch ---------------------------------------------------------------------------------
@@ -192,7 +204,7 @@ def _dispatch(todo: dict[Member, RunConfig], periods: list[str],
     tasks = {m: (_member_task, (cfg.to_dict(), list(periods), execution))
              for m, cfg in todo.items()}
     outcomes = run_tasks(tasks, execution, [cfg.data for cfg in todo.values()])
-    per_member = execution.workers > 1 or bool(execution.scheduler)  # serial: bars per epoch
+    per_member = not execution.runs_here(len(tasks))  # serial: bars per epoch
     return _collect(outcomes, execution.progress and per_member, len(tasks))
 
 

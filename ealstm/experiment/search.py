@@ -55,8 +55,8 @@ from ealstm.device import select_device
 from ealstm.errors import ConfigError, SearchError
 from ealstm.evaluation.predict import is_current_prediction, predict_period
 from ealstm.evaluation.run import load_trained_model, save_evaluation
-from ealstm.experiment.pool import Execution, run_tasks, task_threads
-from ealstm.experiment.runner import member_finished, run_member
+from ealstm.experiment.pool import Execution, pin_threads, run_tasks, task_threads
+from ealstm.experiment.runner import member_finished, run_member, same_config
 from ealstm.io import load_json, save_csv, save_yaml, write_text
 from ealstm.progress import track
 from ealstm.runs.paths import RunPaths
@@ -251,13 +251,13 @@ def trial_finished(trial: Trial) -> bool:
         return False  # held-out predictions without `clip_negative` predate the fidelity fixes
     saved = load_json(summary)
     return (saved.get("epoch") == cfg.train.epochs and saved.get("basins") == list(trial.heldout)
-            and load_run_config(cfg.run_dir).to_dict() == cfg.to_dict())
+            and same_config(load_run_config(cfg.run_dir).to_dict(), cfg.to_dict()))
 
 
 def _trial_task(trial: Trial, execution: Execution, progress: bool = False) -> str:
     """Train (resume, or reuse) one trial and score its held-out basins, with a thread cap."""
     with task_threads(execution):
-        cfg = parse_config(trial.raw)
+        cfg = pin_threads(parse_config(trial.raw), execution)
         run_member(cfg, (), progress)
         ds = predict_heldout(cfg.run_dir, trial.heldout, trial.period, cfg.train.epochs)
         save_evaluation(ds, cfg.run_dir / HELDOUT, trial.period, epoch=cfg.train.epochs,
@@ -271,12 +271,10 @@ def run_trials(trials: list[Trial], execution: Execution | None = None) -> dict[
     execution.check()
     todo = [t for t in trials if not trial_finished(t)]
     log.info("%d trials, %d to train or score", len(trials), len(todo))
-    if len(todo) <= 1 and not execution.scheduler:  # one trial: no process to spawn
-        execution = Execution(1, execution.threads_per_task(), None, execution.progress)
     data = [parse_config(t.raw).data for t in todo]
     data += [_heldout_data(d, t.heldout) for d, t in zip(data, todo, strict=True)]
     outcomes = run_tasks({t.label: (_trial_task, (t, execution)) for t in todo}, execution, data)
-    per_trial = execution.workers > 1 or bool(execution.scheduler)  # serial: bars per epoch
+    per_trial = not execution.runs_here(len(todo))  # serial: bars per epoch
     return _collect(track(outcomes, len(todo), "trials", execution.progress and per_trial,
                           leave=True))
 

@@ -27,12 +27,16 @@ from ealstm.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 
-#: Model settings that may differ from the source run: they act in training, not in the weights.
-TRAINING_ONLY = frozenset({"dropout", "initial_forget_bias"})
+#: Model settings that may differ from the source run: they act in training or pick how the
+#: same equations are computed, not what the weights are.
+TRAINING_ONLY = frozenset({"dropout", "initial_forget_bias", "implementation"})
 
 
-def resolve_init(cfg: RunConfig) -> RunConfig:
-    """Fill in ``train.init_epoch`` of a fine-tuning config; other configs pass unchanged.
+def resolve_init(cfg: RunConfig) -> tuple[RunConfig, dict | None]:
+    """Fill in ``train.init_epoch`` of a fine-tuning config and load its checkpoint.
+
+    Returns the config and the source checkpoint (loaded and checked once, here; ``None`` and
+    the config unchanged without ``init_from``), for :func:`init_weights`.
 
     Raises
     ------
@@ -42,7 +46,7 @@ def resolve_init(cfg: RunConfig) -> RunConfig:
     """
     source = cfg.train.init_from
     if source is None:
-        return cfg
+        return cfg, None
     source = Path(source)
     load_run_config(source)  # a clear error if it is no run directory
     if source.resolve() == Path(cfg.run_dir).resolve():
@@ -51,8 +55,9 @@ def resolve_init(cfg: RunConfig) -> RunConfig:
     epoch = cfg.train.init_epoch or default_epoch(source)
     train = cfg.train.model_copy(update={"init_epoch": epoch})
     cfg = cfg.model_copy(update={"train": train})
-    check_architecture(cfg, load_checkpoint(source, epoch))
-    return cfg
+    state = load_checkpoint(source, epoch)
+    check_architecture(cfg, state)
+    return cfg, state
 
 
 def init_scaler(cfg: RunConfig) -> Scaler | None:
@@ -68,13 +73,14 @@ def check_architecture(cfg: RunConfig, state: dict) -> None:
     Raises
     ------
     CheckpointError
-        Another ``model`` section (but dropout, forget-gate bias) or other input sizes.
+        Another ``model`` section (but dropout, forget-gate bias, implementation) or other
+        input sizes.
     """
     n_static = len(cfg.data.static_attributes) if cfg.model.use_static else 0
     own = {**cfg.model.model_dump(mode="json"), "n_dynamic": len(cfg.data.dynamic_inputs),
            "n_static": n_static}
     theirs = {**state["model_config"], **state["model_args"]}
-    diff = sorted(k for k in own.keys() | theirs.keys() - TRAINING_ONLY
+    diff = sorted(k for k in (own.keys() | theirs.keys()) - TRAINING_ONLY
                   if own.get(k) != theirs.get(k))
     if diff:
         details = ", ".join(f"{k}: {theirs.get(k)!r} there, {own.get(k)!r} here" for k in diff)
@@ -83,13 +89,13 @@ def check_architecture(cfg: RunConfig, state: dict) -> None:
                               "inputs of that run")
 
 
-def init_weights(model: nn.Module, cfg: RunConfig) -> None:
-    """Load the weights of ``train.init_from`` into ``model`` (nothing without init_from)."""
-    source = cfg.train.init_from
-    if source is None:
+def init_weights(model: nn.Module, cfg: RunConfig, state: dict | None) -> None:
+    """Load the weights of the checkpoint ``state`` of :func:`resolve_init` into ``model``.
+
+    Nothing happens without one (no ``init_from``).
+    """
+    if state is None:
         return
-    state = load_checkpoint(Path(source), cfg.train.init_epoch)
-    check_architecture(cfg, state)
     model.load_state_dict(state["model"])
-    log.info("initialised the model from %s, epoch %d (optimizer starts fresh)", source,
-             state["epoch"])
+    log.info("initialised the model from %s, epoch %d (optimizer starts fresh)",
+             cfg.train.init_from, state["epoch"])

@@ -16,6 +16,7 @@ run would have, and ends bit-identical to it on the same CPU and thread count.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -81,15 +82,21 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     Raises
     ------
     RunLockedError
-        Another process is training (or evaluating) in the same run folder.
+        Another process is training in the same run folder (or running it as an experiment
+        member). Evaluation takes no lock and may run alongside.
     """
-    cfg = resolve_init(cfg)
+    cfg, source = resolve_init(cfg)
+    if resume:  # before the lock, which would create the folder of a missing run
+        _check_resumable(RunPaths(cfg.run_dir))
     with folder_lock(cfg.run_dir):
-        return _train_locked(cfg, resume, progress)
+        return _train_locked(cfg, resume, progress, source)
 
 
-def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
-    """Body of :func:`train`, run while holding the run folder's lock."""
+def _train_locked(cfg: RunConfig, resume: bool, progress: bool, source: dict | None) -> Path:
+    """Body of :func:`train`, run while holding the run folder's lock.
+
+    ``source`` is the checkpoint to fine-tune from (:func:`resolve_init`), else ``None``.
+    """
     paths = RunPaths(cfg.run_dir)
     _remove_orphans(paths)
     _prepare_run_dir(paths, cfg, resume)
@@ -103,7 +110,7 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, len(scaled.dynamic_names), n_static_inputs(cfg, scaled))
     if not resume:
-        init_weights(model, cfg)
+        init_weights(model, cfg, source)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr_at(1))
     last, saved_threads = _restore(paths, model, optimizer) if resume else (0, None)
@@ -122,7 +129,8 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool) -> Path:
         epoch_log.append(row)
         save_checkpoint(paths.root, epoch,
                         _checkpoint_state(model, optimizer, cfg, scaled, threads))
-        save_best_epoch(paths.root, best)
+        if "val_median_nse" in row:  # it changes only when a validation ran; written after
+            save_best_epoch(paths.root, best)  # the checkpoint, so it never names a missing one
         log.info(format_epoch_line(row, cfg.train.epochs))
         if stop:
             log.info("early stopping after epoch %d: no better validation median NSE in %d "
@@ -146,19 +154,23 @@ def _validate(row: dict, best: BestEpoch, model: nn.Module, scaled: BasinArrays,
 
 def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
     """Create the run dir; refuse to overwrite a trained run, refuse to resume a missing one."""
-    has_checkpoint = latest_checkpoint(paths.root) is not None
-    if resume and not has_checkpoint:
-        raise CheckpointError(f"cannot resume: {paths.root} has no checkpoint; start it "
-                              "without --resume")
-    if not resume and has_checkpoint:
-        raise CheckpointError(f"run directory {paths.root} already holds a trained run; use "
-                              "--resume to continue it or choose another `name`")
     if resume:
+        _check_resumable(paths)  # again under the lock
         check_current_loss_weights(paths)
         _check_same_config(paths, cfg)
+    elif latest_checkpoint(paths.root) is not None:
+        raise CheckpointError(f"run directory {paths.root} already holds a trained run; use "
+                              "--resume to continue it or choose another `name`")
     else:
         paths.root.mkdir(parents=True, exist_ok=True)
     save_yaml(paths.config, cfg.to_dict())
+
+
+def _check_resumable(paths: RunPaths) -> None:
+    """Refuse to resume a run without a checkpoint (or without a folder)."""
+    if latest_checkpoint(paths.root) is None:
+        raise CheckpointError(f"cannot resume: {paths.root} has no checkpoint; start it "
+                              "without --resume")
 
 
 def _remove_orphans(paths: RunPaths) -> None:
@@ -305,18 +317,22 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaled: Basin
         loss = loss_fn(y_hat, batch.y.to(device), q_std[batch.basin].to(device), tcfg.nse_eps)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = _check_finite(model, loss, epoch, number)
+        grad_norm, loss_value = _check_finite(model, loss, epoch, number)
         if tcfg.clip_grad_norm:  # same as clip_grad_norm_, reusing the norm computed above
             nn.utils.clip_grads_with_norm_(model.parameters(), tcfg.clip_grad_norm, grad_norm)
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(loss_value)
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
     return {"epoch": epoch, "lr": lr, "train_loss": float(np.mean(losses)),
             "seconds": round(time.perf_counter() - start, 3), "n_samples": len(index)}
 
 
-def _check_finite(model: nn.Module, loss: torch.Tensor, epoch: int, batch: int) -> torch.Tensor:
-    """Return the total gradient norm; stop a diverging run before the optimizer step.
+def _check_finite(model: nn.Module, loss: torch.Tensor, epoch: int, batch: int
+                  ) -> tuple[torch.Tensor, float]:
+    """Return the total gradient norm and the loss value; stop a diverging run before the step.
+
+    Loss and norm come to the host in one transfer (one device sync per batch); the loss value
+    is the one logged.
 
     Raises
     ------
@@ -327,13 +343,13 @@ def _check_finite(model: nn.Module, loss: torch.Tensor, epoch: int, batch: int) 
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     norm = nn.utils.get_total_norm(grads) if grads else torch.zeros(())
     values = torch.stack([loss.detach().float(), norm.float().to(loss.device)])
-    if not bool(torch.isfinite(values).all()):
-        loss_value, norm_value = values.tolist()
+    loss_value, norm_value = values.tolist()
+    if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
         raise TrainingDivergedError(
             f"training diverged in epoch {epoch}, batch {batch}: loss {loss_value}, gradient "
             f"norm {norm_value}; lower train.learning_rate, set train.clip_grad_norm, or check "
             "the inputs for extreme values (no checkpoint of this epoch was written)")
-    return norm
+    return norm, loss_value
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:

@@ -68,6 +68,7 @@ def test_refuses_to_overwrite_or_resume_nothing(demo_camels, tmp_path):
     cfg = parse_config(tiny_config(demo_camels, tmp_path, epochs=1))
     with pytest.raises(CheckpointError, match="no checkpoint"):
         train(cfg, resume=True, progress=False)
+    assert not cfg.run_dir.exists()  # refused before the lock, which would create the folder
     train(cfg, progress=False)
     with pytest.raises(CheckpointError, match="--resume"):
         train(cfg, progress=False)
@@ -278,3 +279,16 @@ def test_gradient_norm_is_clipped_before_the_step(demo_camels, tmp_path, monkeyp
     for name, (before, grad) in raw.items():
         expected = before - 0.1 * grad * (1.0 / norm)
         torch.testing.assert_close(after[name], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_best_epoch_is_written_only_after_a_validation(demo_camels, tmp_path, monkeypatch):
+    from ealstm.training import loop
+
+    written = []
+    real_save = loop.save_best_epoch
+    monkeypatch.setattr(loop, "save_best_epoch",
+                        lambda run_dir, best: written.append(best.epoch) or real_save(run_dir,
+                                                                                      best))
+    cfg = parse_config(tiny_config(demo_camels, tmp_path, epochs=3, validate_every=2))
+    run_dir = train(cfg, progress=False)
+    assert written == [2] and (run_dir / "best_epoch.json").is_file()
