@@ -7,9 +7,11 @@ checkpoints into one folder. :func:`folder_lock` takes a non-blocking exclusive 
 instead (the cache build: the second builder waits and then reuses the first one's file).
 
 The locks belong to the open file, so the kernel releases them when the holder exits, also on
-SIGKILL: a stale ``.lock`` file never blocks anybody. Within one process the locks are
-re-entrant (a member lock held by the experiment runner is not refused by ``train``). Where
-``fcntl`` is missing (Windows) the locks are no-ops.
+SIGKILL: a stale ``.lock`` file never blocks anybody. Within one thread the locks are
+re-entrant (a member lock held by the experiment runner is not refused by ``train``); another
+thread of the same process (a Dask worker runs its tasks as threads) opens its own file and is
+refused or waits like another process would. Where ``fcntl`` is missing (Windows) the locks are
+no-ops.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = ".lock"
-_held: dict[Path, list] = {}  # lock file -> [open file, depth] held by this process
+_held: dict[tuple[int, Path], list] = {}  # (thread id, lock file) -> [open file, depth]
 _guard = threading.Lock()
 
 
@@ -55,7 +57,7 @@ def wait_lock(lock_file: Path) -> Iterator[Path]:
 @contextmanager
 def _lock(path: Path, blocking: bool, what: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = path.resolve()
+    key = (threading.get_ident(), path.resolve())
     with _guard:
         entry = _held.get(key)
         if entry is not None:

@@ -122,6 +122,30 @@ def test_changed_raw_file_invalidates_the_cache(data_copy, tmp_path, caplog):
     assert caplog.text == ""
 
 
+def _count_calls(monkeypatch, module, name: str) -> list:
+    calls, real = [], getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **k: calls.append(a) or real(*a, **k))
+    return calls
+
+
+def test_each_load_fingerprints_once_and_hashes_only_a_fresh_file(data_copy, tmp_path,
+                                                                  monkeypatch):
+    """A build fingerprints the raw files once; a stale file is rejected before the SHA-256."""
+    from ealstm.data import cache
+
+    cfg = _data_cfg(data_copy, tmp_path)
+    prints = _count_calls(monkeypatch, raw_files, "fingerprint")
+    hashes = _count_calls(monkeypatch, cache, "verify_checksum")
+    load_basin_arrays(cfg)  # miss: fingerprint, build, no re-read under the lock
+    assert (len(prints), len(hashes)) == (1, 0)
+    load_basin_arrays(cfg)  # hit: fingerprint and SHA-256 once each
+    assert (len(prints), len(hashes)) == (2, 1)
+    flow = sorted((data_copy / "usgs_streamflow").glob(f"*/{cfg.basins[0]}_streamflow_qc.txt"))
+    os.utime(flow[0], ns=(1, 1))  # stale: rebuilt without hashing the old file
+    load_basin_arrays(cfg)
+    assert (len(prints), len(hashes)) == (3, 1)
+
+
 def test_touched_raw_file_and_new_file_are_changes(data_copy, tmp_path):
     before = raw_files.fingerprint(data_copy)
     attributes = next((data_copy / "camels_attributes_v2.0").glob("camels_*.txt"))

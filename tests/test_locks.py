@@ -113,3 +113,63 @@ def test_concurrent_cache_builds_parse_once(demo_camels, tmp_path):
     assert [p.returncode for p in procs] == [0, 0]
     assert len(paths) == 1
     assert marker.read_text().splitlines() == ["parsed"]
+
+
+def test_second_thread_is_refused_like_another_process(tmp_path):
+    """Dask workers run tasks as threads: re-entrancy must not let a second thread in."""
+    import threading
+
+    held, release, errors = threading.Event(), threading.Event(), []
+
+    def hold() -> None:
+        with folder_lock(tmp_path / "run"):
+            held.set()
+            release.wait(10)
+
+    first = threading.Thread(target=hold)
+    first.start()
+    assert held.wait(10)
+    try:
+        def second() -> None:
+            try:
+                with folder_lock(tmp_path / "run"):
+                    pass
+            except RunLockedError as error:
+                errors.append(error)
+
+        other = threading.Thread(target=second)
+        other.start()
+        other.join(10)
+    finally:
+        release.set()
+        first.join(10)
+    assert len(errors) == 1 and str(tmp_path / "run") in str(errors[0])
+    with folder_lock(tmp_path / "run"):  # released by the first thread
+        pass
+
+
+def test_wait_lock_makes_a_second_thread_wait(tmp_path):
+    import threading
+    import time
+
+    from ealstm.locks import wait_lock
+
+    order, held = [], threading.Event()
+
+    def first() -> None:
+        with wait_lock(tmp_path / "build.lock"):
+            held.set()
+            time.sleep(0.3)
+            order.append("first done")
+
+    def second() -> None:
+        held.wait(10)
+        with wait_lock(tmp_path / "build.lock"):
+            order.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["first done", "second in"]

@@ -36,7 +36,12 @@ from ealstm.data.arrays import COVERAGE_COLUMNS, BasinArrays, span_text
 from ealstm.data.readers.datasets import get_dataset
 from ealstm.data.validation import check_statics, clean_basin
 from ealstm.errors import ConfigError
-from ealstm.io import atomic_checked_path, remove_orphan_tmp_files, verify_checksum
+from ealstm.io import (
+    atomic_checked_path,
+    checksum_path,
+    remove_orphan_tmp_files,
+    verify_checksum,
+)
 from ealstm.locks import wait_lock
 
 log = logging.getLogger(__name__)
@@ -89,35 +94,63 @@ def build_cache(cfg: DataConfig, force: bool = False) -> Path:
 
 def _load_or_build(cfg: DataConfig, force: bool,
                    target_optional: bool = False) -> tuple[BasinArrays, Path]:
-    """Arrays from the cache file of ``cfg``; parse and write it if missing, bad or ``force``."""
+    """Arrays from the cache file of ``cfg``; parse and write it if missing, bad or ``force``.
+
+    The raw files are fingerprinted once, before anything is parsed: the same fingerprint is
+    checked against the cache file and recorded in a new one. Under the build lock the file is
+    read again only if another process replaced it while this one waited.
+    """
     basins = resolve_basins(cfg)
     dates = date_axis(cfg)
     key = cache_key(cfg, basins, dates, target_optional)
     path = cache_path(cfg, key)
-    arrays = None if force else _read_if_valid(path, basins, dates, cfg)
+    prints = raw_files.fingerprint(cfg.data_dir, exclude=path.parent)
+    seen = _file_state(path)
+    arrays = None if force else _read_if_valid(path, basins, dates, cfg, prints)
     if arrays is None:
         with wait_lock(path.with_name(f".{path.name}.lock")):  # one builder at a time
-            arrays = None if force else _read_if_valid(path, basins, dates, cfg, quiet=True)
+            if not force and _file_state(path) != seen:  # written by another builder meanwhile
+                arrays = _read_if_valid(path, basins, dates, cfg, prints, quiet=True)
             if arrays is None:
-                arrays = _build_and_write(cfg, basins, dates, key, path, target_optional)
+                arrays = _build_and_write(cfg, basins, dates, key, path, prints, target_optional)
     return arrays, path
 
 
+def _file_state(path: Path) -> tuple[tuple[int, int, int] | None, ...]:
+    """Inode, size and mtime of the cache file and its sidecar (``None`` where missing).
+
+    Files are replaced by atomic renames, so a rewritten file always has another state.
+    """
+    def state(file: Path) -> tuple[int, int, int] | None:
+        try:
+            info = file.stat()
+        except FileNotFoundError:
+            return None
+        return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+    return state(path), state(checksum_path(path))
+
+
 def _read_if_valid(path: Path, basins: tuple[str, ...], dates: pd.DatetimeIndex,
-                   cfg: DataConfig, quiet: bool = False) -> BasinArrays | None:
+                   cfg: DataConfig, prints: raw_files.Fingerprint,
+                   quiet: bool = False) -> BasinArrays | None:
     """Arrays of the cache file if it exists and is valid, else ``None`` (logged)."""
     if path.is_file():
-        return _read_cache(path, basins, dates, cfg, quiet)
+        return _read_cache(path, basins, dates, cfg, prints, quiet)
     if not quiet:
         log.info("cache miss: no file %s", path)
     return None
 
 
 def _build_and_write(cfg: DataConfig, basins: tuple[str, ...], dates: pd.DatetimeIndex,
-                     key: str, path: Path, target_optional: bool = False) -> BasinArrays:
-    """Parse the raw files and write the cache file with their fingerprint and a checksum."""
+                     key: str, path: Path, prints: raw_files.Fingerprint,
+                     target_optional: bool = False) -> BasinArrays:
+    """Parse the raw files and write the cache file with their fingerprint and a checksum.
+
+    ``prints`` must be taken before parsing, so that a raw file changed meanwhile shows up as
+    changed on the next load.
+    """
     remove_orphan_tmp_files(path.parent, name=path.name)
-    prints = raw_files.fingerprint(cfg.data_dir, exclude=path.parent)  # before parsing
     log.info("parsing %d basins of %s", len(basins), get_dataset(cfg).describe(cfg))
     arrays = _build_arrays(cfg, basins, dates, target_optional)
     ds = arrays_to_dataset(arrays, key)
@@ -344,8 +377,13 @@ def dataset_to_arrays(ds: xr.Dataset) -> BasinArrays:
         coverage=coverage)
 
 
+class _StaleCache(ValueError):
+    """The cache file is readable but was built for other raw files, names or dates."""
+
+
 def _read_cache(path: Path, basins: tuple[str, ...], dates: pd.DatetimeIndex,
-                cfg: DataConfig, quiet: bool = False) -> BasinArrays | None:
+                cfg: DataConfig, prints: raw_files.Fingerprint,
+                quiet: bool = False) -> BasinArrays | None:
     """Arrays from the cache file, or ``None`` (with a warning) if it is unreadable or stale.
 
     Stale: another format version, no or a mismatching SHA-256 sidecar, changed raw files, or
@@ -353,17 +391,8 @@ def _read_cache(path: Path, basins: tuple[str, ...], dates: pd.DatetimeIndex,
     second look, under the build lock, after the first one has warned).
     """
     try:
-        if not verify_checksum(path):
-            raise ValueError(f"it has no checksum file {path.name}.sha256")
-        with xr.open_dataset(path, engine="netcdf4") as ds:
-            if int(ds.attrs.get("format_version", -1)) != CACHE_FORMAT_VERSION:
-                raise ValueError(f"format version {ds.attrs.get('format_version')}")
-            _check_raw_files(ds.attrs.get("raw_files"), cfg, path)
-            arrays = dataset_to_arrays(ds.load())
-        expected = (basins, tuple(cfg.dynamic_inputs), tuple(cfg.static_attributes))
-        found = (arrays.basins, arrays.dynamic_names, arrays.static_names)
-        if found != expected or not arrays.dates.equals(dates):
-            raise ValueError("its basins, names or dates differ from the config")
+        arrays = _read_checked(path, (basins, tuple(cfg.dynamic_inputs),
+                                      tuple(cfg.static_attributes)), dates, cfg, prints)
     except Exception as exc:  # any unreadable file is rebuilt, never trusted
         log.log(logging.INFO if quiet else logging.WARNING,
                 "cache file %s is unreadable or stale (%s: %s); rebuilding it",
@@ -373,10 +402,55 @@ def _read_cache(path: Path, basins: tuple[str, ...], dates: pd.DatetimeIndex,
     return arrays
 
 
-def _check_raw_files(recorded: str | None, cfg: DataConfig, path: Path) -> None:
-    """Raise ``ValueError`` naming the raw files that changed since the cache was built."""
-    found = raw_files.changes(recorded, raw_files.fingerprint(cfg.data_dir, exclude=path.parent))
+def _read_checked(path: Path, expected: tuple, dates: pd.DatetimeIndex, cfg: DataConfig,
+                  prints: raw_files.Fingerprint) -> BasinArrays:
+    """Check the header (cheap) and then the SHA-256 of the whole file before loading arrays.
+
+    A file that cannot even be opened or whose header cannot be read is checked against its
+    sidecar first, so that a corrupt file is reported as corrupt. The file's state must be the
+    same before and after the checksum: the checked bytes are the loaded ones.
+    """
+    before = _file_state(path)
+    try:
+        ds = xr.open_dataset(path, engine="netcdf4")
+    except Exception:
+        verify_checksum(path)  # IntegrityError names a corrupt file
+        raise
+    with ds:
+        try:
+            _check_header(ds, expected, dates, cfg, prints)
+        except _StaleCache:
+            raise
+        except Exception:
+            verify_checksum(path)
+            raise
+        if not verify_checksum(path):
+            raise ValueError(f"it has no checksum file {path.name}.sha256")
+        if _file_state(path) != before:
+            raise _StaleCache("it was replaced while being read")
+        return dataset_to_arrays(ds.load())
+
+
+def _check_header(ds: xr.Dataset, expected: tuple, dates: pd.DatetimeIndex,
+                  cfg: DataConfig, prints: raw_files.Fingerprint) -> None:
+    """Raise :class:`_StaleCache` if format, raw files, basins, names or dates differ."""
+    if int(ds.attrs.get("format_version", -1)) != CACHE_FORMAT_VERSION:
+        raise _StaleCache(f"format version {ds.attrs.get('format_version')}")
+    _check_raw_files(ds.attrs.get("raw_files"), cfg, prints)
+    found = (tuple(str(b) for b in ds["basin"].values),
+             tuple(str(n) for n in ds["dynamic_feature"].values),
+             tuple(str(n) for n in ds["static_feature"].values)
+             if "static_feature" in ds.coords else ())
+    found_dates = pd.DatetimeIndex(ds.indexes["date"]).as_unit("ns")
+    if found != expected or not found_dates.equals(dates):
+        raise _StaleCache("its basins, names or dates differ from the config")
+
+
+def _check_raw_files(recorded: str | None, cfg: DataConfig,
+                     prints: raw_files.Fingerprint) -> None:
+    """Raise :class:`_StaleCache` naming the raw files that changed since the cache was built."""
+    found = raw_files.changes(recorded, prints)
     if found:
         more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
-        raise ValueError(f"raw files in {cfg.data_dir} changed since it was built: "
-                         f"{'; '.join(found[:3])}{more}")
+        raise _StaleCache(f"raw files in {cfg.data_dir} changed since it was built: "
+                          f"{'; '.join(found[:3])}{more}")

@@ -24,7 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from ealstm.config import DataConfig, Period, RunConfig, load_run_config, validate_model
-from ealstm.data.arrays import BasinArrays
+from ealstm.data.arrays import BasinArrays, span_text
 from ealstm.data.cache import load_basin_arrays
 from ealstm.data.scaling import Scaler
 from ealstm.device import select_device
@@ -83,7 +83,7 @@ def check_coverage(arrays: BasinArrays, period: Period, warmup: int) -> None:
     first, last = cov["forcing_start"], cov["forcing_end"]
     bad = first.isna() | last.isna() | (first > need_start) | (last < need_end)
     if bad.any():
-        short = [f"{b} ({_span(first[b], last[b])})" for b in cov.index[bad]]
+        short = [f"{b} (forcings {span_text(first[b], last[b])})" for b in cov.index[bad]]
         fits = (f"--start >= {(first.max() + pd.Timedelta(days=warmup)).date()} and --end <= "
                 f"{last.min().date()}" if not (first.isna().any() or last.isna().any())
                 else "other basins")
@@ -92,13 +92,6 @@ def check_coverage(arrays: BasinArrays, period: Period, warmup: int) -> None:
             f"{period.start}..{period.end} and its warm-up of seq_length - 1 = {warmup} days "
             f"before --start) in basins {', '.join(short[:10])}"
             f"{f' and {len(short) - 10} more' if len(short) > 10 else ''}; choose {fits}")
-
-
-def _span(first: pd.Timestamp, last: pd.Timestamp) -> str:
-    """Describe a forcing span: ``'forcings A..B'`` or ``'no valid forcings'``."""
-    if pd.isna(first) or pd.isna(last):
-        return "no valid forcings"
-    return f"forcings {first.date()}..{last.date()}"
 
 
 def default_output(paths: RunPaths, period: Period, tag: str) -> Path:

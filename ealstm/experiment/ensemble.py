@@ -14,7 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from ealstm.errors import CheckpointError, DataNotFoundError
-from ealstm.evaluation.predict import clip_setting, is_current_prediction
+from ealstm.evaluation.predict import CLIP_ATTRIBUTE, is_current_prediction
 from ealstm.evaluation.run import Evaluation, save_evaluation
 from ealstm.runs.paths import ENSEMBLE, ExperimentPaths, RunPaths
 
@@ -41,20 +41,51 @@ def build_ensembles(experiment_dir: Path, configuration: str, period: str = "tes
     Evaluation
         Files written to ``<configuration>/ensemble/``; the summary records the seeds used.
     """
-    folder = Path(experiment_dir) / configuration
-    seeds = sorted(_evaluated_seeds(folder, period)) if seeds is None else list(seeds)
-    missing = [s for s in seeds if not RunPaths(folder / f"seed{s}").predictions(period).is_file()]
-    if missing or not seeds:
+    paths = ExperimentPaths(Path(experiment_dir))
+    folder = paths.root / configuration
+    members = _load_members(paths, configuration, period, seeds)
+    seeds = list(members)  # the given order, or by seed
+    _check_clip_settings(folder, period, members)
+    ensemble = _ensemble_dataset([members[s] for s in seeds], seeds, configuration, period)
+    return save_evaluation(ensemble, paths.ensemble(configuration).root, period,
+                           configuration=configuration, seeds=seeds, n_members=len(seeds))
+
+
+def _load_members(paths: ExperimentPaths, configuration: str, period: str,
+                  seeds: Sequence[int] | None) -> dict[int, xr.Dataset]:
+    """``seed -> predictions of period``, each file read once.
+
+    Default ``seeds``: every member with metrics and current predictions (with
+    ``clip_negative``) of ``period``.
+
+    Raises
+    ------
+    DataNotFoundError
+        A requested member has no predictions file, or no member has current predictions.
+    """
+    if seeds is None:
+        files = {s: paths.member(configuration, s).predictions(period)
+                 for s in paths.seeds(configuration, period)}
+        loaded = {s: xr.load_dataset(f) for s, f in files.items() if f.is_file()}
+        members = {s: ds for s, ds in loaded.items() if _clip_attribute(ds) is not None}
+        missing: list[int] = []
+    else:
+        files = {s: paths.member(configuration, s).predictions(period) for s in seeds}
+        missing = [s for s, f in files.items() if not f.is_file()]
+        members = {} if missing else {s: xr.load_dataset(f) for s, f in files.items()}
+    if missing or not members:
         raise DataNotFoundError(f"no predictions_{period}.nc of seeds {missing or 'any'} in "
-                                f"{folder}; run the experiment first")
-    _check_clip_settings(folder, period, seeds)
-    members = [xr.load_dataset(RunPaths(folder / f"seed{s}").predictions(period)) for s in seeds]
-    ensemble = _ensemble_dataset(members, seeds, configuration, period)
-    return save_evaluation(ensemble, folder / ENSEMBLE, period, configuration=configuration,
-                           seeds=seeds, n_members=len(seeds))
+                                f"{paths.root / configuration}; run the experiment first")
+    return members
 
 
-def _check_clip_settings(folder: Path, period: str, seeds: list[int]) -> None:
+def _clip_attribute(ds: xr.Dataset) -> int | None:
+    """Return the ``clip_negative`` attribute of loaded predictions, ``None`` if absent."""
+    value = ds.attrs.get(CLIP_ATTRIBUTE)
+    return None if value is None else int(value)
+
+
+def _check_clip_settings(folder: Path, period: str, members: dict[int, xr.Dataset]) -> None:
     """Refuse to average members evaluated under different rules for negative simulations.
 
     Raises
@@ -63,7 +94,7 @@ def _check_clip_settings(folder: Path, period: str, seeds: list[int]) -> None:
         A member's predictions have no ``clip_negative`` attribute (written before the
         fidelity fixes: ``qsim`` unclipped, ``qobs`` round-tripped), or members differ in it.
     """
-    settings = {s: clip_setting(RunPaths(folder / f"seed{s}").predictions(period)) for s in seeds}
+    settings = {s: _clip_attribute(ds) for s, ds in members.items()}
     old = [s for s, value in settings.items() if value is None]
     if old:
         raise CheckpointError(
@@ -128,6 +159,8 @@ def _configuration_names(experiment_dir: Path) -> list[str]:
 
 
 def _metric_files(folder: Path, period: str) -> list[tuple[str, Path]]:
-    members = [f"seed{s}" for s in sorted(_evaluated_seeds(folder, period))] + [ENSEMBLE]
-    found = [(m, RunPaths(folder / m).metrics(period)) for m in members]
+    paths = ExperimentPaths(folder.parent)
+    found = [(f"seed{s}", paths.member(folder.name, s).metrics(period))
+             for s in sorted(_evaluated_seeds(folder, period))]
+    found.append((ENSEMBLE, paths.ensemble(folder.name).metrics(period)))
     return [(m, path) for m, path in found if path.is_file()]

@@ -45,6 +45,13 @@ IMPLEMENTATIONS = ("auto", "loop", "kernel")
 CPU_KERNEL_MAX_WORK = 2048
 
 
+def _check_implementation(implementation: str) -> None:
+    """Raise ``ValueError`` unless ``implementation`` is one of :data:`IMPLEMENTATIONS`."""
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got "
+                         f"{implementation!r}")
+
+
 def choose_implementation(implementation: str, batch: int, hidden: int,
                           device: torch.device) -> str:
     """Resolve ``auto`` to ``kernel`` or ``loop`` by the batch shape and the device.
@@ -53,9 +60,7 @@ def choose_implementation(implementation: str, batch: int, hidden: int,
     while the step is overhead-bound (``batch * hidden <= CPU_KERNEL_MAX_WORK``), else the
     hand loop. ``loop`` and ``kernel`` are returned unchanged.
     """
-    if implementation not in IMPLEMENTATIONS:
-        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got "
-                         f"{implementation!r}")
+    _check_implementation(implementation)
     if implementation != "auto":
         return implementation
     if device.type != "cpu":
@@ -112,7 +117,7 @@ class EALSTM(nn.Module):
         implementation: str = "auto",
     ) -> None:
         super().__init__()
-        choose_implementation(implementation, 1, 1, torch.device("cpu"))  # validates the name
+        _check_implementation(implementation)
         if n_dynamic < 1 or n_static < 1:
             raise ValueError(f"the EA-LSTM needs n_dynamic >= 1 and n_static >= 1 (eq. 7 computes "
                              f"the input gate from statics), got {n_dynamic} and {n_static}")

@@ -263,13 +263,13 @@ def _members(root: Path, experiment: Mapping[str, Any], period: str) -> str:
     """State of every member and ensemble; members and ensembles are counted apart."""
     census = member_census(root, experiment, period)
     counts = (f"{census.n_members} members ({census.n_configurations} configurations) and "
-              f"{census.n_ensembles} ensembles")
+              f"{census.n_configurations} ensembles")  # one per configuration
     if census.problems.empty:
         return f"<p class='ok'>All {counts} are complete.</p>"
     bad_members = int((census.problems["member"] != ENSEMBLE).sum())
     bad_ensembles = len(census.problems) - bad_members
     return (f"<p>{bad_members} of {census.n_members} members and {bad_ensembles} of "
-            f"{census.n_ensembles} ensembles are missing, failed or partial:</p>"
+            f"{census.n_configurations} ensembles are missing, failed or partial:</p>"
             f"{_table(census.problems)}")
 
 

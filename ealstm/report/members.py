@@ -11,17 +11,16 @@ import pandas as pd
 
 from ealstm.io import load_json
 from ealstm.report.figures import ENSEMBLE, configuration_names, member_names, read_metrics
+from ealstm.runs.paths import RunPaths
 
 
 def _member_state(folder: Path, period: str) -> tuple[str, str] | None:
     """``(state, detail)`` of a member or ensemble folder; None when complete and fully scored."""
     if not folder.is_dir():
         return "missing", "folder absent"
-    metrics = folder / f"metrics_{period}.csv"
+    metrics = RunPaths(folder).metrics(period)
     if not metrics.is_file():
-        error = folder / "error.txt"
-        detail = error.read_text(encoding="utf-8")[:500] if error.is_file() else ""
-        return "failed", detail or f"no metrics_{period}.csv (failed or unfinished)"
+        return "failed", f"no {metrics.name} (failed or unfinished)"
     status = read_metrics(metrics)["status"].fillna("unknown").astype(str)
     bad = status[status != "ok"]
     if bad.empty:
@@ -31,7 +30,7 @@ def _member_state(folder: Path, period: str) -> tuple[str, str] | None:
 
 def _ensemble_size(folder: Path, period: str) -> int | None:
     """Members averaged by an ensemble (``n_members`` of its summary JSON; None if unknown)."""
-    path = folder / f"summary_{period}.json"
+    path = RunPaths(folder).summary(period)
     if not path.is_file():
         return None
     return int(load_json(path).get("n_members", 0)) or None
@@ -50,14 +49,13 @@ def _ensemble_state(folder: Path, period: str, n_seeds: int) -> tuple[str, str] 
 class MemberCensus:
     """Members and ensembles an experiment declares, and those that are not complete.
 
-    ``n_members`` counts the member runs (configurations x seeds) and ``n_ensembles`` the
-    ensembles (one per configuration) separately; ``problems`` has one row
+    ``n_members`` counts the member runs (configurations x seeds); there is one ensemble per
+    configuration, so ``n_configurations`` also counts the ensembles; ``problems`` has one row
     (``configuration, member, state, detail``) per member or ensemble that is missing, failed
     or partial (some basins not scored, or an ensemble of fewer members than seeds).
     """
 
     n_members: int
-    n_ensembles: int
     n_configurations: int
     problems: pd.DataFrame
 
@@ -74,4 +72,4 @@ def member_census(root: Path, experiment: Mapping[str, Any], period: str) -> Mem
         rows += [{"configuration": name, "member": m, "state": state[0], "detail": state[1]}
                  for m, state in states if state is not None]
     problems = pd.DataFrame(rows, columns=["configuration", "member", "state", "detail"])
-    return MemberCensus(n_members, len(configurations), len(configurations), problems)
+    return MemberCensus(n_members, len(configurations), problems)

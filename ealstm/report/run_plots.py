@@ -47,12 +47,17 @@ METRIC_STYLES = {
 
 def load_predictions(run_dir: Path, period: str) -> xr.Dataset:
     """``predictions_<period>.nc`` of a run, loaded; a clear error when it was not written."""
-    path = RunPaths(Path(run_dir)).predictions(period)
+    path = _evaluated_file(RunPaths(Path(run_dir)).predictions(period), run_dir, period)
+    with xr.open_dataset(path) as handle:
+        return handle.load()
+
+
+def _evaluated_file(path: Path, run_dir: Path, period: str) -> Path:
+    """Return ``path``, a file that ``ealstm evaluate`` writes; say how to make it if missing."""
     if not path.is_file():
         raise DataNotFoundError(f"{path} does not exist: run `ealstm evaluate {run_dir} "
                                 f"--period {period}` first")
-    with xr.open_dataset(path) as handle:
-        return handle.load()
+    return path
 
 
 def _check_basin(basin: str, known: list[str], source: Path) -> None:
@@ -160,17 +165,6 @@ def plot_run_hydrograph(run_dir: Path, basin: str, period: str = "test", log: bo
     return save_figure(fig, Path(path))
 
 
-def basin_locations(cfg: DataConfig, basins: list[str]) -> pd.DataFrame:
-    """``lat, lon`` (degrees) of ``basins``, indexed by basin, through the data-set reader.
-
-    Raises
-    ------
-    ConfigError
-        The data set has no ``gauge_lat``/``gauge_lon`` for these basins.
-    """
-    return read_locations(cfg, basins)
-
-
 def _metric_column(table: pd.DataFrame, metric: str, source: Path) -> str:
     names = {c.lower(): c for c in table.columns if c.lower() in METRIC_STYLES}
     if metric.lower() not in names:
@@ -221,16 +215,13 @@ def plot_run_map(run_dir: Path, metric: str = "nse", period: str = "test",
         Unknown metric, or no gauge coordinates in the run's data set.
     """
     cfg: RunConfig = load_run_config(Path(run_dir))
-    path = RunPaths(Path(run_dir)).metrics(period)
-    if not path.is_file():
-        raise DataNotFoundError(f"{path} does not exist: run `ealstm evaluate {run_dir} "
-                                f"--period {period}` first")
+    path = _evaluated_file(RunPaths(Path(run_dir)).metrics(period), run_dir, period)
     table = read_metrics(path)
     column = _metric_column(table, metric, path)
     values = table[column].dropna()
     if values.empty:
         raise NoValidDataError(f"{path}: no basin has a valid {column} to map")
-    locations = basin_locations(cfg.data, [str(b) for b in values.index])
+    locations = read_locations(cfg.data, [str(b) for b in values.index])
     name = METRIC_STYLES.get(column.lower(), (column,))[0].split(" (")[0].split(":")[0]
     title = (f"{name} per basin, {period} period ({len(values)} basins, median "
              f"{values.median():.2f}; {cfg.name})")

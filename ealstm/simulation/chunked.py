@@ -175,13 +175,15 @@ ChunkFn = Callable[[torch.Tensor, torch.Tensor | None, int], torch.Tensor]
 
 def map_chunks(fn: ChunkFn, x_d: torch.Tensor, x_s: torch.Tensor | None, warmup: int,
                chunk: int, batch_steps: int, device: torch.device, tail: tuple[int, ...] = (),
-               progress: bool = False) -> torch.Tensor:
+               progress: bool = False, invalid: torch.Tensor | None = None) -> torch.Tensor:
     """Apply ``fn`` to the chunk sequences of every row and day: the one chunked-simulation loop.
 
     Cuts the series into the sequences of :func:`chunk_plan` (``warmup`` input-only days, then
     ``n <= chunk`` predicted days), batches them by :func:`sequence_batches` and writes what
     ``fn`` returns for the predicted days. :func:`simulate_chunked` passes the model's forward,
     :func:`ealstm.analysis.sensitivity.day_gradients` the gradients of each predicted day.
+    ``invalid`` is :func:`invalid_days` of the inputs if the caller has it already (it scans the
+    whole input tensor, so it is computed once).
 
     Returns
     -------
@@ -190,7 +192,8 @@ def map_chunks(fn: ChunkFn, x_d: torch.Tensor, x_s: torch.Tensor | None, warmup:
         days and where :func:`invalid_days` is true.
     """
     n_rows, n_times, _ = x_d.shape
-    invalid = invalid_days(x_d, x_s, warmup, chunk)
+    if invalid is None:
+        invalid = invalid_days(x_d, x_s, warmup, chunk)
     inputs, statics = clean_inputs(x_d, x_s, device)
     out = torch.full((n_rows, n_times, *tail), float("nan"), dtype=x_d.dtype, device=device)
     plan = chunk_plan(n_times, warmup, chunk)
@@ -240,9 +243,10 @@ def simulate_chunked(model: nn.Module, x_d: torch.Tensor, x_s: torch.Tensor | No
     if x_d.dim() != 3:
         raise ValueError(f"x_d must be [batch, time, feature], got shape {list(x_d.shape)}")
     model.eval()
+    invalid = invalid_days(x_d, x_s, warmup, chunk)
     out = map_chunks(model, x_d, x_s, warmup, chunk, batch_steps, _model_device(model),
-                     progress=progress)
-    _report_masked(invalid_days(x_d, x_s, warmup, chunk), warmup)
+                     progress=progress, invalid=invalid)
+    _report_masked(invalid, warmup)
     return out
 
 

@@ -207,6 +207,7 @@ def test_report_lists_missing_and_failed_members(experiment_dir: Path) -> None:
     text = build_report(experiment_dir).read_text(encoding="utf-8")
     section = text.split("id='members'")[1]
     assert "missing" in section and "failed" in section
+    assert "folder absent" in section and "no metrics_test.csv (failed or unfinished)" in section
     assert "2 of 4 members and 0 of 2 ensembles are missing, failed or partial" in section
 
 

@@ -13,8 +13,9 @@ from matplotlib.image import imread
 from ealstm.cli import main
 from ealstm.config import DataConfig, load_run_config
 from ealstm.data.readers.camels_us import read_forcings, read_gauge_locations
+from ealstm.data.readers.datasets import read_locations
 from ealstm.errors import ConfigError
-from ealstm.report.run_plots import basin_locations, hydrograph_figure, map_figure, precipitation
+from ealstm.report.run_plots import hydrograph_figure, map_figure, precipitation
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,9 @@ def test_plot_cli_end_to_end(evaluated_run, capsys):
     err = capsys.readouterr().err
     assert f"run `ealstm evaluate {run} --period test` first" in err
     assert "Traceback" not in err
+    assert main(["plot", "map", str(run), "--metric", "NSE"]) == 2
+    err = capsys.readouterr().err
+    assert f"metrics_test.csv does not exist: run `ealstm evaluate {run} --period test`" in err
     assert main(["evaluate", str(run), "--period", "test"]) == 0
     assert main(["plot", "hydrograph", str(run), "--basin", basin, "--log"]) == 0
     assert main(["plot", "map", str(run), "--metric", "NSE"]) == 0
@@ -70,7 +74,7 @@ def test_map_places_each_basin_at_its_gauge(tiny_ealstm_run):
     cfg = load_run_config(tiny_ealstm_run)
     basins = list(cfg.data.basins)
     values = pd.Series([0.9, 0.5, -3.0, 0.1], index=basins)
-    locations = basin_locations(cfg.data, basins)
+    locations = read_locations(cfg.data, basins)
     topo = read_gauge_locations(cfg.data.data_dir, basins)
     fig = map_figure(values, locations, "nse", "t")
     ax, bar = fig.axes
@@ -92,7 +96,7 @@ def _generic(tmp_path: Path, columns: str, row: str) -> DataConfig:
 
 def test_generic_coordinates_and_clear_error_without_them(tmp_path):
     cfg = _generic(tmp_path, "area,gauge_lat,gauge_lon", "10,47.5,8.25")
-    assert basin_locations(cfg, ["b1"]).loc["b1"].tolist() == [47.5, 8.25]
+    assert read_locations(cfg, ["b1"]).loc["b1"].tolist() == [47.5, 8.25]
     cfg = _generic(tmp_path, "area", "10")
     with pytest.raises(ConfigError, match="no gauge coordinates .* gauge_lat and gauge_lon"):
-        basin_locations(cfg, ["b1"])
+        read_locations(cfg, ["b1"])

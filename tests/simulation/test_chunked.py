@@ -122,6 +122,23 @@ def test_non_finite_inputs_are_masked_not_fed(chunk):
     torch.testing.assert_close(out[~mask], clean[~mask])
 
 
+def test_masked_days_are_found_once_and_reported(monkeypatch, caplog):
+    """The full-tensor scan of invalid_days runs once per simulation, also for the log."""
+    import logging
+
+    from ealstm.simulation import chunked
+
+    calls, real = [], chunked.invalid_days
+    monkeypatch.setattr(chunked, "invalid_days", lambda *a: calls.append(1) or real(*a))
+    x_d = torch.randn(2, 20, 3)
+    x_d[0, 9, 1] = float("nan")
+    with caplog.at_level(logging.WARNING, logger=chunked.log.name):
+        simulate_chunked(_model(), x_d, torch.randn(2, 2), 3, 4)
+    assert len(calls) == 1
+    n_masked = int(real(x_d, None, 3, 4)[:, 3:].sum())
+    assert f"{n_masked} of {2 * 17} simulated days set to NaN" in caplog.text
+
+
 def test_invalid_days_with_chunk_one_is_the_seq_to_one_rule():
     rng = np.random.default_rng(3)
     dynamic = rng.normal(size=(3, 40, 2)).astype(np.float32)

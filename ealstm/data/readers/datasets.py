@@ -61,13 +61,6 @@ def _empty_statics(basins: Sequence[str]) -> pd.DataFrame:
 # --- CAMELS-US ---------------------------------------------------------------------------------
 
 
-def _camels_forcing_file(cfg: DataConfig, basin: str) -> Path:
-    """Path of a basin's forcing file, for error messages (the folder if none matches)."""
-    folder = Path(cfg.data_dir) / "basin_mean_forcing" / cfg.forcings
-    matches = sorted(folder.glob(f"**/{basin}_*"))
-    return matches[0] if matches else folder
-
-
 def _no_target(index: pd.Index, name: str) -> pd.Series:
     """Return an all-NaN target on ``index``: a basin without discharge observations."""
     return pd.Series(np.nan, index=index, name=name, dtype=np.float32)
@@ -81,9 +74,9 @@ def _camels_read_basin(cfg: DataConfig, basin: str,
     if unknown:
         raise ConfigError(
             f"data.dynamic_inputs: {unknown} are not columns of the {cfg.forcings} forcing file "
-            f"{_camels_forcing_file(cfg, basin)}; available columns: {list(forcing.columns)}")
+            f"{forcing.attrs['source']}; available columns: {list(forcing.columns)}")
     camels_us.check_forcing_area(cfg.data_dir, basin, area_km2,
-                                 forcing.attrs.get("source", _camels_forcing_file(cfg, basin)))
+                                 forcing.attrs["source"])
     streamflow = Path(cfg.data_dir) / "usgs_streamflow"
     if not require_target and not any(streamflow.glob(f"*/{basin}_streamflow_qc.txt")):
         return forcing[list(cfg.dynamic_inputs)], _no_target(forcing.index, "qobs")
