@@ -3,6 +3,12 @@
 Runs without network and without ``../shared`` in a few minutes on two CPU cores. The models
 are smaller than the paper's (hidden 64, 90-day windows) so that they train quickly; the
 configs it writes show the same keys as the paper's configs in ``configs/``.
+
+The learning-rate schedule (1e-2, then 3e-3 from the middle epoch; 10 epochs) was chosen on the
+validation years 1999-10..2001-09 of the synthetic data (median NSE 0.72, against 0.16 for the
+earlier 3e-3 -> 1e-3 over 6 epochs): the faithful NSE* weights of eq. 13 (raw-discharge s(b))
+make the loss about 1/sigma^2 smaller than the earlier standardised-unit weights, so gradient
+clipping rarely binds and the short demo budget needs the larger step.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ def demo_config(name: str, model: dict[str, Any], out: Path, epochs: int) -> dic
         },
         "model": {**model, "hidden_size": 64, "dropout": 0.4, "initial_forget_bias": 3.0},
         "train": {"loss": "nse_star", "epochs": epochs, "batch_size": 256, "seed": 111,
-                  "learning_rate": {1: 3e-3, max(2, epochs // 2 + 1): 1e-3}},
+                  "learning_rate": {1: 1e-2, max(2, epochs // 2 + 1): 3e-3}},
     }
 
 
@@ -49,7 +55,7 @@ def run_demo(out: Path, epochs: int | None = None, n_basins: int | None = None,
              progress: bool = True) -> pd.DataFrame:
     """Generate data, train and evaluate the demo models; return the summary table."""
     out = Path(out).resolve()
-    epochs = epochs or 6
+    epochs = epochs or 10
     if not (out / "data" / "basin_list.txt").is_file():
         generate_demo_data(out / "data", n_basins=n_basins or 12, seed=0)
     rows = []
