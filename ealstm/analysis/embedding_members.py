@@ -21,9 +21,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ealstm.analysis.clustering import DEFAULT_KS, cluster_scores, usable_ks
+from ealstm.analysis.clustering import DEFAULT_KS, best_k, cluster_scores, usable_ks
 from ealstm.analysis.embedding import input_gate_embedding, save_figure
-from ealstm.errors import ConfigError, NoValidDataError
+from ealstm.errors import ConfigError
 from ealstm.evaluation.run import load_run
 from ealstm.io import save_csv
 from ealstm.runs.paths import ExperimentPaths, RunPaths
@@ -94,7 +94,7 @@ def silhouette_over_members(scores: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         values = pd.concat({n: s[column] for n, s in scores.items()}, axis=1).astype(np.float64)
         out[column] = values.mean(axis=1)
         out[f"{column}_std"] = values.std(axis=1, ddof=MEMBER_STD_DDOF)
-        out["n_members"] = values.notna().sum(axis=1)
+    out["n_members"] = values.notna().sum(axis=1)  # the minimum is defined where the mean is
     return pd.DataFrame(out)[list(MEMBER_COLUMNS)].rename_axis("k")
 
 
@@ -117,7 +117,7 @@ def find_members(config_dir: Path) -> list[Path]:
 
 def plot_member_silhouettes(table: pd.DataFrame, best: Mapping[str, int]) -> Figure:
     """Mean and minimum silhouette over ``k``, member mean ± std as error bars (Fig. 9)."""
-    fig = Figure(figsize=(10, 4))
+    fig = Figure(figsize=(10, 4), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True)
     for ax, column in zip(axes, ("silhouette_mean", "silhouette_min"), strict=True):
         for name, part in table.groupby("features", sort=False):
@@ -130,13 +130,6 @@ def plot_member_silhouettes(table: pd.DataFrame, best: Mapping[str, int]) -> Fig
         ax.legend()
     fig.suptitle("k-means silhouettes: embedding (mean ± std over seeds) vs raw attributes")
     return fig
-
-
-def _best(part: pd.DataFrame) -> int:
-    mean = part.set_index("k")["silhouette_mean"]
-    if mean.isna().all():
-        raise NoValidDataError("no k has a defined silhouette: the points are (nearly) identical")
-    return int(mean[mean == mean.max()].index.min())
 
 
 def member_silhouettes(config_dir: Path, ks: Iterable[int] = DEFAULT_KS, n_init: int = 10,
@@ -171,7 +164,8 @@ def member_silhouettes(config_dir: Path, ks: Iterable[int] = DEFAULT_KS, n_init:
     table = _long_table(silhouette_over_members(scores), raw)
     per_member = pd.concat({n: s[["silhouette_mean", "silhouette_min"]]
                             for n, s in scores.items()}, names=["member", "k"]).reset_index()
-    best = {name: _best(part) for name, part in table.groupby("features", sort=False)}
+    best = {name: best_k(part.set_index("k"))
+            for name, part in table.groupby("features", sort=False)}
     out = ExperimentPaths(Path(config_dir).parent).analysis(Path(config_dir).name, "embedding")
     files = {"silhouette_members": save_csv(out / "silhouette_members.csv", table, index=False),
              "silhouette_per_member": save_csv(out / "silhouette_per_member.csv", per_member,
