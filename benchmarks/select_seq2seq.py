@@ -129,7 +129,11 @@ def run_candidate(config: Path, cand: Candidate, epochs: int, runs_dir: Path,
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", type=Path, default=ROOT / "configs" / "camels_sample_ealstm.yml")
-    p.add_argument("--s2o-run", type=Path, required=True, help="the seq-to-one reference run")
+    ref = p.add_mutually_exclusive_group(required=True)
+    ref.add_argument("--s2o-run", type=Path, help="the seq-to-one reference run")
+    ref.add_argument("--s2o-steps", type=float,
+                     help="its LSTM steps instead (epochs x training samples x window), so the "
+                          "selection can run while the reference is still training")
     p.add_argument("--ratio", type=float, default=20.0, help="compute reduction to hold")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "select_seq2seq")
     p.add_argument("--workers", type=int, default=1)
@@ -166,12 +170,18 @@ def report(rows: list[dict], budget: float, args: argparse.Namespace) -> None:
             f"{budget:.3g} LSTM steps on the full training period (the seq-to-one reference / "
             f"{args.ratio:g}).\n\n" + markdown_table(table[cols], index=False) +
             f"\n\nChosen: `{table.iloc[0]['name']}`.\n\nReproduce: `.venv/bin/python "
-            f"benchmarks/select_seq2seq.py --s2o-run {args.s2o_run} --ratio {args.ratio:g} "
+            f"benchmarks/select_seq2seq.py {_reference_arg(args)} --ratio {args.ratio:g} "
             f"--workers {args.workers} --threads {args.threads} --runs-dir "
             f"{_relative(args.runs_dir)} --candidates {' '.join(table['name'])} --out "
             f"{_relative(args.out)}`\n")
     write_text(args.out.with_suffix(".md"), text)
     print(text)
+
+
+def _reference_arg(args: argparse.Namespace) -> str:
+    if args.s2o_run is None:
+        return f"--s2o-steps {args.s2o_steps:.6g}"
+    return f"--s2o-run {args.s2o_run}"
 
 
 def _relative(path: Path) -> str:
@@ -184,7 +194,8 @@ def _relative(path: Path) -> str:
 def main() -> None:
     args = parse_args()
     base = load_config(args.config)
-    budget = reference_steps(args.s2o_run) / args.ratio
+    steps = args.s2o_steps if args.s2o_run is None else reference_steps(args.s2o_run)
+    budget = steps / args.ratio
     cands = args.candidates
     epochs = [epochs_for_budget(base, c, budget) for c in cands]
     with ProcessPoolExecutor(args.workers) as pool:
