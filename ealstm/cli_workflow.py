@@ -59,7 +59,8 @@ def add_workflow_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epoch", type=int, default=None,
                    help="checkpoint epoch (default: best validation epoch, else the last)")
     p.add_argument("--out", type=Path, default=None,
-                   help="output netCDF (default: RUN_DIR/predict/predictions_START_END.nc)")
+                   help="output netCDF (default: RUN_DIR/predict/predictions_START_END.nc, tagged "
+                   "with the basins when they or --data-dir differ from the run's)")
     p.add_argument("--device", default=None, help="torch device (default: the run's)")
     p.set_defaults(func=_cmd_predict)
 

@@ -103,6 +103,22 @@ def test_predict_a_basin_without_discharge(validated_run, demo_camels, tmp_path,
     assert np.isnan(both["qobs"].sel(basin=basin)).all()
 
 
+def test_predict_default_names_keep_basin_selections_apart(validated_run, tmp_path):
+    run = Path(shutil.copytree(validated_run, tmp_path / "run"))
+    ids = yaml.safe_load((run / "config.yml").read_text())["data"]["basins"]
+    common = ["predict", str(run), "--start", "2002-01-01", "--end", "2002-03-31"]
+    for selection in ([ids[0]], [ids[1]], ids[:3], None):
+        assert main([*common, *(["--basins", *selection] if selection else [])]) == 0
+    names = sorted(p.name for p in (run / "predict").glob("*.nc"))
+    assert len(names) == 4, names  # none overwrote another
+    assert "predictions_20020101_20020331.nc" in names  # the run's own basins: no tag
+    first = next(n for n in names if f"_{ids[0]}_" in n)
+    assert xr.load_dataset(run / "predict" / first)["qsim"].basin.values.tolist() == [ids[0]]
+    assert any("_3basins_" in n for n in names)
+    assert main([*common, "--basins", ids[0]]) == 0  # the same selection: the same name
+    assert len(list((run / "predict").glob("*.nc"))) == 4
+
+
 def test_predict_outside_the_data_is_a_clear_error(validated_run, capsys):
     # The synthetic forcings start 1995-10-01; seq_length 10 needs 9 days before --start.
     args = ["predict", str(validated_run), "--start", "1995-10-05", "--end", "1996-03-31"]

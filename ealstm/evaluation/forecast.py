@@ -14,6 +14,7 @@ under ``<run>/predict/``), written atomically; the run's own results are never t
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,8 +96,27 @@ def check_coverage(arrays: BasinArrays, period: Period, warmup: int) -> None:
 
 
 def default_output(paths: RunPaths, period: Period, tag: str) -> Path:
-    """``<run>/predict/predictions_<start>_<end>[_epochNNN].nc``."""
+    """``<run>/predict/predictions_<start>_<end>[_<basins>][_epochNNN].nc``."""
     return paths.predict_dir / f"predictions_{period.start:%Y%m%d}_{period.end:%Y%m%d}{tag}.nc"
+
+
+def selection_tag(run_data: DataConfig, data_cfg: DataConfig) -> str:
+    """File-name tag of a prediction for other basins or another data folder than the run's.
+
+    Empty for the run's own basins and data; otherwise the basin ids (one or two) or their
+    count, plus a short hash of the data folder and the sorted ids, so that predictions of the
+    same period for different basins or data sets never overwrite each other.
+    """
+    def selection(data: DataConfig) -> tuple:
+        return (Path(data.data_dir).resolve(), data.basins, data.basin_file)
+
+    if selection(data_cfg) == selection(run_data):
+        return ""
+    ids = sorted(data_cfg.basins or [])
+    key = f"{Path(data_cfg.data_dir).resolve()}|{','.join(ids)}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+    label = "all" if not ids else "-".join(ids) if len(ids) <= 2 else f"{len(ids)}basins"
+    return f"_{label}_{digest}"
 
 
 def _check_output(paths: RunPaths, out: Path) -> Path:
@@ -145,8 +165,9 @@ def predict_run(run_dir: Path, start: dt.date, end: dt.date, data_dir: Path | No
     cfg = load_run_config(paths.root)
     period = validate_model(Period, {"start": start, "end": end}, "--start/--end", "period")
     epoch, is_default = resolve_epoch(paths.root, epoch)
-    out = _check_output(paths, out or default_output(paths, period, epoch_tag(epoch, is_default)))
     data_cfg = forecast_data_config(cfg, period, data_dir, basins)
+    tag = selection_tag(cfg.data, data_cfg) + epoch_tag(epoch, is_default)
+    out = _check_output(paths, out or default_output(paths, period, tag))
     arrays = load_basin_arrays(data_cfg, target_optional=True)
     check_coverage(arrays, period, data_cfg.seq_length - 1)
     scaler = Scaler.from_dict(load_json(paths.scaler))
