@@ -10,7 +10,8 @@ import pytest
 
 from ealstm.config import parse_config
 from ealstm.data import raw_files
-from ealstm.data.cache import cache_key, cache_path, date_axis, load_basin_arrays
+from ealstm.data.assemble import date_axis
+from ealstm.data.cache import cache_key, cache_path, load_basin_arrays
 from ealstm.errors import CheckpointError, IntegrityError
 from ealstm.io import atomic_checked_path, checksum_path, sha256_file, verify_checksum
 from ealstm.runs.checkpoint import checkpoint_path, load_checkpoint

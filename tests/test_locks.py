@@ -87,13 +87,13 @@ _BUILD = textwrap.dedent("""
     import sys, time
     from ealstm.config import parse_config
     from ealstm.data import cache
-    real = cache._build_arrays
+    real = cache.build_arrays
     def counted(*args):
         with open(sys.argv[2], "a") as out:
             out.write("parsed\\n")
         time.sleep(2)  # hold the build open so that the other process must wait
         return real(*args)
-    cache._build_arrays = counted
+    cache.build_arrays = counted
     import yaml
     cfg = parse_config(yaml.safe_load(open(sys.argv[1])))
     print(cache.build_cache(cfg.data))

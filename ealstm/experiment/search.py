@@ -48,7 +48,8 @@ from ealstm.config import (
     read_yaml_mapping,
     validate_model,
 )
-from ealstm.data.cache import load_basin_arrays, resolve_basins
+from ealstm.data.assemble import resolve_basins
+from ealstm.data.cache import load_basin_arrays
 from ealstm.data.scaling import Scaler
 from ealstm.data.splits import basin_folds, fold_split, fold_table
 from ealstm.device import select_device

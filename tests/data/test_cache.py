@@ -12,16 +12,15 @@ import pytest
 import xarray as xr
 
 from ealstm.config import DataConfig, Period
+from ealstm.data.arrays import BasinArrays
+from ealstm.data.assemble import date_axis, resolve_basins
 from ealstm.data.cache import (
-    BasinArrays,
     arrays_to_dataset,
     build_cache,
     cache_key,
     cache_path,
     dataset_to_arrays,
-    date_axis,
     load_basin_arrays,
-    resolve_basins,
 )
 from ealstm.data.readers import camels_us
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from ealstm.config import DataConfig, Period, parse_config
-from ealstm.data.cache import cache_key, date_axis, load_basin_arrays, resolve_basins
+from ealstm.data.assemble import date_axis, resolve_basins
+from ealstm.data.cache import cache_key, load_basin_arrays
 from ealstm.data.readers import caravan
 from ealstm.data.readers.datasets import DATASETS, list_basins, read_basin, read_statics
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from ealstm.config import DataConfig, Period, parse_config
-from ealstm.data.cache import load_basin_arrays, resolve_basins
+from ealstm.data.assemble import resolve_basins
+from ealstm.data.cache import load_basin_arrays
 from ealstm.data.readers import generic
 from ealstm.data.readers.datasets import read_basin, read_statics
 from ealstm.errors import BasinDataError, ConfigError, DataNotFoundError
