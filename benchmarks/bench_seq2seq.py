@@ -10,9 +10,12 @@ time per epoch per basin-year.
     .venv/bin/python benchmarks/bench_seq2seq.py --s2o-run runs/camels_sample_ealstm   # reuse
 
 `--s2o-run` reuses a finished sequence-to-one run (e.g. the one `ealstm train
-configs/camels_sample_ealstm.yml` wrote) instead of training it again. The sequence-to-sequence
-arm (`--s2s`, chosen on a validation period by `select_seq2seq.py`) trains for the most epochs
-whose compute stays within the sequence-to-one run's divided by `--ratio` (default 20).
+configs/camels_sample_ealstm.yml` wrote) instead of training it again; `--s2s-run` likewise a
+finished sequence-to-sequence run (e.g. of `configs/camels_sample_ealstm_seq2seq.yml`), which
+must have the candidate's window, last n, batch, epochs, learning rates and the same seed.
+The sequence-to-sequence arm (`--s2s`, chosen on a validation period by `select_seq2seq.py`)
+trains for the most epochs whose compute stays within the sequence-to-one run's divided by
+`--ratio` (default 20).
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--config", type=Path, default=ROOT / "configs" / "camels_sample_ealstm.yml")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "bench_seq2seq")
     p.add_argument("--s2o-run", type=Path, default=None, help="finished seq-to-one run to reuse")
+    p.add_argument("--s2s-run", type=Path, default=None,
+                   help="finished seq-to-seq run of the --s2s setting to reuse")
     p.add_argument("--s2o-epochs", type=int, default=30)
     p.add_argument("--s2s", type=Candidate.parse, default=Candidate.parse("w269_n365_b4_lr0.001"),
                    help="seq-to-seq setting w<warm-up>_n<last n>_b<batch>_lr<peak lr> "
@@ -99,6 +104,18 @@ def _train_basin_years(cfg) -> float:
     train = arrays.target[:, arrays.time_slice(cfg.data.train_period)]
     with_data = int((~pd.isna(train)).any(axis=1).sum())
     return with_data * days / 365.25
+
+
+def check_same_setting(run_dir: Path, expected) -> None:
+    """Refuse to report a reused run under a setting it was not trained with."""
+    cfg = load_run_config(run_dir)
+    keys = [("data", "seq_length"), ("train", "predict_last_n"), ("train", "batch_size"),
+            ("train", "epochs"), ("train", "learning_rate"), ("train", "seed"),
+            ("train", "loss"), ("model", "hidden_size")]
+    differ = [f"{a}.{b}" for a, b in keys
+              if getattr(getattr(cfg, a), b) != getattr(getattr(expected, a), b)]
+    if differ:
+        raise SystemExit(f"bench_seq2seq: {run_dir} differs from the --s2s setting in {differ}")
 
 
 def _argv() -> str:
@@ -154,8 +171,10 @@ def main() -> None:
                                       [f"train.epochs={args.s2o_epochs}", *args.set],
                                       args.runs_dir)
     epochs = epochs_for_budget(base, args.s2s, reference_steps(Path(s2o_dir)) / args.ratio)
-    s2s_dir = run_arm("seq2seq", args.config, [*args.set, *overrides(args.s2s, epochs)],
-                      args.runs_dir)
+    s2s_overrides = [*args.set, *overrides(args.s2s, epochs)]
+    if args.s2s_run is not None:
+        check_same_setting(args.s2s_run, load_config(args.config, s2s_overrides))
+    s2s_dir = args.s2s_run or run_arm("seq2seq", args.config, s2s_overrides, args.runs_dir)
     report({"seq2one": measure(Path(s2o_dir)), "seq2seq": measure(s2s_dir)}, args)
     print(json.dumps({"out": str(args.out)}))
 
