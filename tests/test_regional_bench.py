@@ -204,14 +204,67 @@ def test_nh_config_matches_the_recipe(tmp_path):
     args = parse_args(["--runs-dir", str(tmp_path)])
     (recipe,) = load_recipes(CONFIGS / "caravan_dev_candidates.yml", ["s2s_b16_step"])
     cfg = load_config(recipe.config, selection_overrides(recipe, args, []))
-    nh = nh_config(cfg, tmp_path / "basins.txt", tmp_path / "mirror", tmp_path / "runs")
+    nh = nh_config(cfg, tmp_path / "basins.txt", tmp_path / "mirror", tmp_path / "runs", 241, 106)
     assert (nh["model"], nh["dataset"], nh["loss"]) == ("ealstm", "caravan", "NSE")
+    # NH's default validate_n_random_basins (0) scores no basin in the validation period
+    assert (nh["validate_n_random_basins"], nh["max_updates_per_epoch"]) == (241, 106)
     assert (nh["seq_length"], nh["predict_last_n"], nh["batch_size"]) == (544, 365, 16)
     assert (nh["hidden_size"], nh["output_dropout"], nh["epochs"]) == (256, 0.4, 100)
     assert nh["learning_rate"] == {0: 6.667e-4, 2: 1.333e-3, 3: 2e-3, 61: 1e-3, 86: 2e-4}
     assert (nh["train_start_date"], nh["train_end_date"]) == ("01/10/1999", "30/09/2006")
     assert (nh["validation_start_date"], nh["test_end_date"]) == ("01/10/2006", "30/09/1999")
     assert len(nh["static_attributes"]) == 27 and nh["target_variables"] == ["streamflow"]
+
+
+def test_nh_epoch_has_the_updates_of_an_ealstm_epoch():
+    """ealstm's seq-to-seq epoch: every n-th day whose last n days (in the period) are observed."""
+    from types import SimpleNamespace
+
+    from regional_nh import epoch_updates
+
+    days = pd.date_range("1999-09-01", "2006-12-31")
+    full = pd.Series(1.0, index=days)  # 2557 days in 1999-10-01..2006-09-30
+    # observed from 1999-09-01 to 2000-01-08 (the period's days 0..99): days 0..463 have an
+    # observed target among their last 365 days; the days before the period do not count
+    short = full.where(days <= "2000-01-08")
+    before = full.where(days < "1999-10-01")  # observed only before the period: no sample
+    targets = {"a": full, "b": short, "c": before}
+    cfg = SimpleNamespace(train=SimpleNamespace(predict_last_n=365, batch_size=1))
+    assert epoch_updates(targets, cfg) == 9  # ceil((2557 + 464) / 365) = ceil(8.28)
+    cfg.train.batch_size = 4
+    assert epoch_updates(targets, cfg) == 3  # ceil(8.28 / 4)
+    cfg.train.batch_size = 16
+    assert epoch_updates(targets, cfg) == 1
+    cfg.train.predict_last_n = 1  # sequence-to-one: NH's epoch is ealstm's, no cap
+    assert epoch_updates(targets, cfg) is None
+
+
+def test_nh_run_dir_is_the_new_folder_of_this_recipe(tmp_path):
+    from regional_nh import nh_run_dir
+
+    old = tmp_path / "s2s_b16_step_3011_081124"
+    old.mkdir()
+    before = {old}
+    (tmp_path / "s2s_b16_step_t1_3011_090000").mkdir()  # another recipe, sorts last
+    with pytest.raises(SystemExit, match="expected one new NH run folder"):
+        nh_run_dir(tmp_path, "s2s_b16_step", before)
+    new = tmp_path / "s2s_b16_step_0112_010203"  # December sorts before November's old run
+    new.mkdir()
+    assert nh_run_dir(tmp_path, "s2s_b16_step", before) == new
+
+
+def test_nh_curve_leaves_out_weights_written_after_the_stop(tmp_path):
+    from regional_nh import nh_curve
+
+    start = 1_000_000.0
+    for epoch, seconds in ((2, 20.0), (1, 10.0), (3, 61.0)):
+        path = tmp_path / f"model_epoch{epoch:03d}.pt"
+        path.write_bytes(b"")
+        os.utime(path, (start + seconds, start + seconds))
+    curve = nh_curve(tmp_path, start, None)
+    assert curve["epoch"].tolist() == [1, 2, 3]
+    assert curve["budget_s"].tolist() == pytest.approx([10.0, 20.0, 61.0])
+    assert nh_curve(tmp_path, start, 60.0)["epoch"].tolist() == [1, 2]
 
 
 def test_caravan_dev_configs_are_the_paper_protocol_and_the_recipe():
