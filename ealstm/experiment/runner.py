@@ -58,7 +58,8 @@ from ealstm.locks import folder_lock
 from ealstm.progress import track
 from ealstm.runs.checkpoint import list_checkpoints
 from ealstm.runs.paths import RunPaths
-from ealstm.training.loop import check_current_loss_weights, train
+from ealstm.training.loop import train
+from ealstm.training.run_dir import check_current_loss_weights
 
 log = logging.getLogger(__name__)
 

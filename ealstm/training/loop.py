@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ealstm.config import RunConfig, TrainConfig, load_run_config
+from ealstm.config import RunConfig, TrainConfig
 from ealstm.data.arrays import BasinArrays
 from ealstm.data.prepare import prepare_data
 from ealstm.data.scaling import Scaler
@@ -38,17 +38,14 @@ from ealstm.data.windows import (
     thin_index,
 )
 from ealstm.device import select_device
-from ealstm.errors import CheckpointError, NoValidDataError, TrainingDivergedError
-from ealstm.io import load_json, remove_orphan_tmp_files, save_csv, save_json, save_yaml
+from ealstm.errors import NoValidDataError, TrainingDivergedError
+from ealstm.io import load_json, save_csv, save_json
 from ealstm.locks import folder_lock
 from ealstm.metrics import METRICS
 from ealstm.models import build_model
 from ealstm.progress import is_terminal
 from ealstm.runs.best_epoch import BestEpoch, format_epoch_line, save_best_epoch
 from ealstm.runs.checkpoint import (
-    checkpoint_dir,
-    latest_checkpoint,
-    load_checkpoint,
     save_checkpoint,
 )
 from ealstm.runs.paths import RunPaths
@@ -56,6 +53,12 @@ from ealstm.simulation.simulate import Simulation, simulate, to_discharge
 from ealstm.training.epoch_log import EpochLog
 from ealstm.training.finetune import init_scaler, init_weights, resolve_init
 from ealstm.training.losses import LOSSES
+from ealstm.training.run_dir import (
+    check_resumable,
+    prepare_run_dir,
+    remove_orphans,
+    restore,
+)
 from ealstm.training.threads import calibrate_threads
 
 log = logging.getLogger(__name__)
@@ -87,7 +90,7 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     """
     cfg, source = resolve_init(cfg)
     if resume:  # before the lock, which would create the folder of a missing run
-        _check_resumable(RunPaths(cfg.run_dir))
+        check_resumable(RunPaths(cfg.run_dir))
     with folder_lock(cfg.run_dir):
         return _train_locked(cfg, resume, progress, source)
 
@@ -98,8 +101,8 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool, source: dict | N
     ``source`` is the checkpoint to fine-tune from (:func:`resolve_init`), else ``None``.
     """
     paths = RunPaths(cfg.run_dir)
-    _remove_orphans(paths)
-    _prepare_run_dir(paths, cfg, resume)
+    remove_orphans(paths)
+    prepare_run_dir(paths, cfg, resume)
     device = select_device(cfg.train.device)
     scaler = Scaler.from_dict(load_json(paths.scaler)) if resume else init_scaler(cfg)
     scaled, scaler = prepare_data(cfg, scaler)
@@ -113,7 +116,7 @@ def _train_locked(cfg: RunConfig, resume: bool, progress: bool, source: dict | N
         init_weights(model, cfg, source)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr_at(1))
-    last, saved_threads = _restore(paths, model, optimizer) if resume else (0, None)
+    last, saved_threads = restore(paths, model, optimizer) if resume else (0, None)
     start = last + 1
     threads = _set_threads(cfg, device, model, len(index), saved_threads)
     epoch_log = EpochLog(paths, keep_before=start)
@@ -152,75 +155,6 @@ def _validate(row: dict, best: BestEpoch, model: nn.Module, scaled: BasinArrays,
     return best.update(row["epoch"], row["val_median_nse"])
 
 
-def _prepare_run_dir(paths: RunPaths, cfg: RunConfig, resume: bool) -> None:
-    """Create the run dir; refuse to overwrite a trained run, refuse to resume a missing one."""
-    if resume:
-        _check_resumable(paths)  # again under the lock
-        check_current_loss_weights(paths)
-        _check_same_config(paths, cfg)
-    elif latest_checkpoint(paths.root) is not None:
-        raise CheckpointError(f"run directory {paths.root} already holds a trained run; use "
-                              "--resume to continue it or choose another `name`")
-    else:
-        paths.root.mkdir(parents=True, exist_ok=True)
-    save_yaml(paths.config, cfg.to_dict())
-
-
-def _check_resumable(paths: RunPaths) -> None:
-    """Refuse to resume a run without a checkpoint (or without a folder)."""
-    if latest_checkpoint(paths.root) is None:
-        raise CheckpointError(f"cannot resume: {paths.root} has no checkpoint; start it "
-                              "without --resume")
-
-
-def _remove_orphans(paths: RunPaths) -> None:
-    """Delete ``.tmp`` files of checkpoints and of train's own artifacts left by a killed run.
-
-    Temporary files of other writers (``ealstm evaluate`` may run alongside) are left alone.
-    """
-    remove_orphan_tmp_files(checkpoint_dir(paths.root))
-    for artifact in (paths.config, paths.scaler, paths.train_log):
-        remove_orphan_tmp_files(paths.root, name=artifact.name)
-
-
-def check_current_loss_weights(paths: RunPaths, action: str = "resume") -> None:
-    """Refuse to resume or reuse a run trained before the NSE* weights were the raw-discharge std.
-
-    Every run since writes ``nse_star_std.csv`` before its first checkpoint; a run with
-    checkpoints but without it was trained with the old ``s(b)`` (std of the standardised
-    target) and could see targets outside its training period: resuming it would train one
-    model on two different losses, and reusing it would mix it with faithful members.
-    """
-    if not paths.nse_star_std.is_file():
-        raise CheckpointError(
-            f"cannot {action} {paths.root}: it has checkpoints but no {paths.nse_star_std.name}, "
-            "so it was trained with the pre-fix NSE* weights (std of the standardised target); "
-            "retrain it under a new `name`")
-
-
-#: Keys a resumed run may change: where it runs and caches, not what it learns.
-RESUMABLE_CHANGES = (("train", "epochs"), ("train", "device"), ("train", "num_threads"),
-                     ("train", "patience"), ("data", "cache_dir"), ("model", "implementation"))
-
-
-def _check_same_config(paths: RunPaths, cfg: RunConfig) -> None:
-    """Refuse to resume with another config than the run started with.
-
-    The epochs may grow, and the device, thread count and cache folder may change (a run
-    started on a GPU can be finished on a CPU); the saved ``config.yml`` records the new values.
-    """
-    saved = load_run_config(paths.root).to_dict()
-    new = cfg.to_dict()
-    for section, key in RESUMABLE_CHANGES:
-        saved[section][key] = new[section][key]
-    diff = sorted(f"{section}.{key}" for section in new if isinstance(new[section], dict)
-                  for key in new[section] if new[section][key] != saved[section].get(key))
-    diff += [key for key in new if not isinstance(new[key], dict) and new[key] != saved[key]]
-    if diff:
-        raise CheckpointError(f"cannot resume {paths.root}: the config differs from the one it "
-                              f"was started with in {diff}")
-
-
 def _training_index(scaled: BasinArrays, cfg: RunConfig, train_slice: slice) -> SampleIndex:
     index = sample_index(scaled.dynamic, scaled.target, cfg.data.seq_length, train_slice,
                          target_window=cfg.train.predict_last_n)
@@ -242,21 +176,6 @@ def _loss_std(paths: RunPaths, scaled: BasinArrays, train_slice: slice,
     table = nse_star_std(scaled, train_slice, index)
     save_csv(paths.nse_star_std, table)
     return torch.tensor(table["std_mm_day"].to_numpy(), dtype=torch.float32)
-
-
-def _restore(paths: RunPaths, model: nn.Module, optimizer: torch.optim.Optimizer
-             ) -> tuple[int, int | None]:
-    """Load the latest checkpoint into ``model`` and ``optimizer``.
-
-    Returns its epoch and the CPU thread count the run trained with (``None`` for checkpoints
-    written before it was recorded).
-    """
-    state = load_checkpoint(paths.root)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    log.info("resuming %s after epoch %d", paths.root, state["epoch"])
-    threads = state.get("num_threads")
-    return int(state["epoch"]), int(threads) if threads else None
 
 
 def _set_threads(cfg: RunConfig, device: torch.device, model: nn.Module, n_samples: int,
