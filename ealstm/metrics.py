@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -433,19 +433,26 @@ METRICS: dict[str, Callable[[ArrayLike, ArrayLike], float]] = {
 # --------------------------------------------------------------------------------------------
 # several metrics, several basins
 # --------------------------------------------------------------------------------------------
+def select_registered(names: Sequence[str] | str | None, registry: Mapping[str, object],
+                      what: str, where: str = "") -> list[str]:
+    """Return the requested names of ``registry`` (all by default); raise on unknown ones.
+
+    The one check behind metric and signature names; ``what`` names the kind ("metric") and
+    ``where`` the config key the names come from, if any.
+    """
+    if names is None:
+        return list(registry)
+    names = [names] if isinstance(names, str) else list(names)
+    unknown = [name for name in names if name not in registry]
+    if unknown:
+        raise ConfigError(f"unknown {what}(s) {unknown}; choose from {sorted(registry)}"
+                          + (f" ({where})" if where else ""))
+    return names
+
+
 def _metric_names(metrics: Sequence[str] | None) -> list[str]:
     """Validate requested metric names; ``None`` means all of :data:`METRICS`."""
-    if metrics is None:
-        return list(METRICS)
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    unknown = [name for name in metrics if name not in METRICS]
-    if unknown:
-        raise ConfigError(
-            f"unknown metric(s) {unknown}; choose from {sorted(METRICS)} "
-            "(evaluation.metrics in the config)"
-        )
-    return list(metrics)
+    return select_registered(metrics, METRICS, "metric", "evaluation.metrics in the config")
 
 
 def calculate_metrics(

@@ -63,6 +63,7 @@ from ealstm.analysis.flow_signatures import (
 from ealstm.config import DataConfig, Period
 from ealstm.data.readers.datasets import precipitation_input, read_basin
 from ealstm.errors import ConfigError, NoValidDataError
+from ealstm.metrics import select_registered
 
 __all__ = [
     "CAMELS_PERIOD",
@@ -105,13 +106,7 @@ SIGNATURES: dict[str, Signature] = {
 
 def _signature_names(names: Sequence[str] | None) -> list[str]:
     """Return the requested names (all by default); unknown ones raise ``ConfigError``."""
-    if names is None:
-        return list(SIGNATURES)
-    names = [names] if isinstance(names, str) else list(names)
-    unknown = [n for n in names if n not in SIGNATURES]
-    if unknown:
-        raise ConfigError(f"unknown signature(s) {unknown}; choose from {list(SIGNATURES)}")
-    return names
+    return select_registered(names, SIGNATURES, "signature")
 
 
 def _check_options(errors: str, max_missing: float) -> None:
