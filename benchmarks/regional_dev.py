@@ -238,7 +238,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--count-validation", action="store_true",
                    help="charge the in-training validation time to the budget")
     p.add_argument("--skip-done", action="store_true", help="reuse finished recipes' results")
+    p.add_argument("--train-only", action="store_true", help="train (and validate) the recipes, "
+                   "then stop: no choice, no test scoring (run recipes side by side in separate "
+                   "processes, then once more with --skip-done to choose and score)")
     p.add_argument("--nh-result", type=Path, help="regional_nh.py's JSON, for the side-by-side")
+    p.add_argument("--notes", type=Path, help="markdown added to the report under 'How the "
+                   "runs were made' (e.g. the --train-only commands run side by side)")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "regional_dev")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "regional_dev")
     args = p.parse_args(argv)
@@ -257,6 +262,8 @@ def main(argv: list[str] | None = None) -> None:
     for recipe in recipes:  # fail on a bad config before hours of training
         load_config(recipe.config, selection_overrides(recipe, args, args.basin_override))
     results = {r.name: train_recipe(r, args) for r in recipes}
+    if args.train_only:
+        return
     chosen = choose(results, args.budget_min * 60)
     tested = {name: test_recipe(results[name], args)
               for name in dict.fromkeys([chosen, *args.test]) if name in results}

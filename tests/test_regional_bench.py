@@ -149,6 +149,27 @@ def test_candidates_load_and_every_config_validates(tmp_path):
         assert cfg.train.validate_every == 1
 
 
+def test_train_only_trains_and_stops_before_choosing(tmp_path, monkeypatch):
+    """--train-only: recipes run side by side in separate processes; no choice, no test score."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data/caravan_camels_dev is absent")
+    import regional_dev
+
+    trained = []
+    monkeypatch.setattr(regional_dev, "train_recipe", lambda r, a: trained.append(r.name) or {})
+
+    def must_not_run(*args):
+        raise AssertionError("--train-only went on to choose or score")
+
+    monkeypatch.setattr(regional_dev, "choose", must_not_run)
+    monkeypatch.setattr(regional_dev, "test_recipe", must_not_run)
+    argv = ["--recipes", "s2s_b16_step", "--runs-dir", str(tmp_path), "--out", str(tmp_path / "o")]
+    regional_dev.main([*argv, "--train-only"])
+    assert trained == ["s2s_b16_step"]
+    with pytest.raises(AssertionError, match="choose or score"):
+        regional_dev.main(argv)
+
+
 def test_nh_translation_of_the_schedule_and_dates():
     from regional_nh import nh_date, nh_schedule
 
@@ -209,8 +230,8 @@ def test_nh_config_matches_the_recipe(tmp_path):
     # NH's default validate_n_random_basins (0) scores no basin in the validation period
     assert (nh["validate_n_random_basins"], nh["max_updates_per_epoch"]) == (241, 106)
     assert (nh["seq_length"], nh["predict_last_n"], nh["batch_size"]) == (544, 365, 16)
-    assert (nh["hidden_size"], nh["output_dropout"], nh["epochs"]) == (256, 0.4, 100)
-    assert nh["learning_rate"] == {0: 6.667e-4, 2: 1.333e-3, 3: 2e-3, 61: 1e-3, 86: 2e-4}
+    assert (nh["hidden_size"], nh["output_dropout"], nh["epochs"]) == (256, 0.4, 150)
+    assert nh["learning_rate"] == {0: 6.667e-4, 2: 1.333e-3, 3: 2e-3, 91: 1e-3, 129: 2e-4}
     assert (nh["train_start_date"], nh["train_end_date"]) == ("01/10/1999", "30/09/2006")
     assert (nh["validation_start_date"], nh["test_end_date"]) == ("01/10/2006", "30/09/1999")
     assert len(nh["static_attributes"]) == 27 and nh["target_variables"] == ["streamflow"]
