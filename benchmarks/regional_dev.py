@@ -16,8 +16,8 @@ the child's peak RSS (``os.wait4``), and the cache build time and peak RSS of on
 The chosen recipe is the one with the best validation median NSE of the last epoch finished
 within the budget. For it (and every ``--test`` recipe, e.g. ``paper``) the test period is
 scored with ``evaluate_run(run, "test", epoch=N)`` where N is the last epoch finished before
-each time mark (``--marks``, default 15 30 60 minutes), and the training period with the epoch
-of the last mark (train median NSE). ``--nh-result`` adds the rows of ``regional_nh.py``.
+each time mark (``--marks``, default 15 30 60 minutes), and for the chosen recipe the training
+period with the epoch of the last mark (train median NSE). ``--nh-result`` adds the rows of ``regional_nh.py``.
 
     export PYTHONPATH=$PWD OMP_NUM_THREADS=1
     .venv/bin/python benchmarks/regional_dev.py --threads 2 --cpus 0 1 --test paper \
@@ -195,15 +195,16 @@ def train_recipe(recipe: Recipe, args: argparse.Namespace) -> dict:
     return result
 
 
-def test_recipe(result: dict, args: argparse.Namespace) -> dict:
-    """Test NSE at the marks (and train NSE), kept in the run folder for ``--skip-done``."""
+def test_recipe(result: dict, args: argparse.Namespace, train: bool) -> dict:
+    """Test NSE at the marks (and, with ``train``, train NSE at the last mark: only the chosen
+    recipe's is a goal), kept in the run folder for ``--skip-done``."""
     run_dir = args.runs_dir / result["name"]
     path = run_dir / "marks_result.json"
     if args.skip_done and path.is_file():
         kept = load_json(path)
-        if kept["marks_min"] == args.marks:
+        if kept["marks_min"] == args.marks and (kept["tested"]["train"] or not train):
             return kept["tested"]
-    tested = evaluate_marks(result, run_dir, args.marks, args.threads)
+    tested = evaluate_marks(result, run_dir, args.marks, args.threads, train)
     save_json(path, {"marks_min": args.marks, "tested": tested})
     return tested
 
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.train_only:
         return
     chosen = choose(results, args.budget_min * 60)
-    tested = {name: test_recipe(results[name], args)
+    tested = {name: test_recipe(results[name], args, train=name == chosen)
               for name in dict.fromkeys([chosen, *args.test]) if name in results}
     nh = load_json(args.nh_result) if args.nh_result else None
     write_outputs(args, results, chosen, tested, nh)

@@ -308,3 +308,27 @@ def test_caravan_dev_configs_are_the_paper_protocol_and_the_recipe():
     assert paper.train.epochs == 30
     assert paper.train.learning_rate == {1: 1e-3, 11: 5e-4, 21: 1e-4}
     assert (recipe.data.seq_length, recipe.train.predict_last_n) == (544, 365)
+
+
+def test_evaluate_marks_scores_the_train_period_only_when_asked(tmp_path, monkeypatch):
+    """Test at each mark's last finished epoch (shared when equal); train only with train=True."""
+    from types import SimpleNamespace
+
+    import _regional_report
+
+    calls = []
+
+    def fake_evaluate(run_dir, period, epoch):
+        calls.append((period, epoch))
+        return SimpleNamespace(table=pd.DataFrame({"nse": [0.2, 0.4, 0.9]}))
+
+    monkeypatch.setattr(_regional_report, "evaluate_run", fake_evaluate)
+    result = {"curve": [{"epoch": 1, "wall_s": 100.0, "budget_s": 100.0},
+                        {"epoch": 2, "wall_s": 1000.0, "budget_s": 1000.0}]}
+    tested = _regional_report.evaluate_marks(result, tmp_path, [1, 10, 30], 1, train=False)
+    assert calls == [("test", 1), ("test", 2)] and tested["train"] is None
+    assert tested["marks"]["1"] == {"epoch": None}
+    assert tested["marks"]["30"]["median"] == pytest.approx(0.4)
+    calls.clear()
+    tested = _regional_report.evaluate_marks(result, tmp_path, [30], 1, train=True)
+    assert calls == [("test", 2), ("train", 2)] and tested["train"]["epoch"] == 2
