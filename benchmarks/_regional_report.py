@@ -174,7 +174,7 @@ def markdown(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
         "ealstm's cache is built (column cache s) before its clock starts, neuralhydrology "
         "(`regional_nh.py`) prepares its data inside its budget.",
         *(["## How the runs were made", args.notes.read_text().strip()]
-          if getattr(args, "notes", None) else []),
+          if args.notes else []),
         "## Candidates (validation)", md_table(head, _candidate_rows(results, budget_s)),
         f"Chosen: **{chosen}** (best validation median NSE at the end of the budget). "
         f"Learning curves: `{args.out.name}_curves.csv`, `{args.out.name}_curves.png`.",

@@ -17,7 +17,8 @@ The chosen recipe is the one with the best validation median NSE of the last epo
 within the budget. For it (and every ``--test`` recipe, e.g. ``paper``) the test period is
 scored with ``evaluate_run(run, "test", epoch=N)`` where N is the last epoch finished before
 each time mark (``--marks``, default 15 30 60 minutes), and for the chosen recipe the training
-period with the epoch of the last mark (train median NSE). ``--nh-result`` adds the rows of ``regional_nh.py``.
+period with the epoch of the last mark (train median NSE). ``--nh-result`` adds the rows of
+``regional_nh.py``.
 
     export PYTHONPATH=$PWD OMP_NUM_THREADS=1
     .venv/bin/python benchmarks/regional_dev.py --threads 2 --cpus 0 1 --test paper \
