@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 from _budget import (
+    PAPER_TRAIN,
     SELECT_TRAIN,
     TEST,
     VALIDATION,
@@ -70,8 +71,9 @@ def evaluate_marks(result: dict, run_dir: Path, marks: list[float], threads: int
 
     def score(epoch: int, period: str) -> dict:
         if (epoch, period) not in scored:
-            table = evaluate_run(run_dir, period, epoch=epoch).table
-            scored[epoch, period] = {"epoch": epoch, **median_mean(table["nse"])}
+            evaluation = evaluate_run(run_dir, period, epoch=epoch)
+            scored[epoch, period] = {"epoch": epoch, **median_mean(evaluation.table["nse"]),
+                                     "predictions": str(evaluation.predictions)}
         return scored[epoch, period]
 
     epochs = {f"{m:g}": epoch_at(curve, m * 60) if len(curve) else None for m in marks}
@@ -79,6 +81,35 @@ def evaluate_marks(result: dict, run_dir: Path, marks: list[float], threads: int
     return {"marks": {m: {"epoch": None} if e is None else score(e, "test")
                       for m, e in epochs.items()},
             "train": None if last is None or not train else score(last, "train")}
+
+
+def ensemble_marks(members: dict[str, dict], folder: Path) -> dict:
+    """NSE of the mean of the members' discharge (the paper's ensemble) at each mark and on the
+    training period, each member at its own epoch for the mark (its checkpoint at that time).
+
+    ``members``: name -> :func:`evaluate_marks` result. A mark (or the training period) where a
+    member has no scored epoch has no ensemble score.
+    """
+    import xarray as xr
+
+    from ealstm.evaluation.run import save_evaluation
+    from ealstm.experiment.ensemble import ensemble_dataset
+
+    names = list(members)
+
+    def score(scores: list[dict | None], period: str, tag: str) -> dict | None:
+        if any(s is None or s.get("predictions") is None for s in scores):
+            return None
+        data = ensemble_dataset([xr.load_dataset(s["predictions"]) for s in scores], names,
+                                "ensemble", period)
+        table = save_evaluation(data, folder, period, tag, members=names).table
+        return {"epoch": "+".join(str(s["epoch"]) for s in scores), **median_mean(table["nse"])}
+
+    first = next(iter(members.values()))
+    marks = {m: score([t["marks"][m] for t in members.values()], "test", f"_at{m}min")
+             or {"epoch": None} for m in first["marks"]}
+    return {"marks": marks, "members": names,
+            "train": score([t.get("train") for t in members.values()], "train", "")}
 
 
 def _all_curves(results: dict[str, dict]) -> pd.DataFrame:
@@ -128,8 +159,8 @@ def _candidate_rows(results: dict[str, dict], budget_s: float) -> list[list[str]
     for name, r in results.items():
         curve = curve_of(r)
         epoch, score = score_at_budget(r, budget_s)
-        best = curve.loc[curve["val_median_nse"].idxmax()] if curve["val_median_nse"].notna(
-        ).any() else None
+        validated = "val_median_nse" in curve and curve["val_median_nse"].notna().any()
+        best = curve.loc[curve["val_median_nse"].idxmax()] if validated else None
         per_epoch = curve["wall_s"].diff().median() if len(curve) > 1 else float("nan")
         rows.append([name, r["planned_epochs"], r["epochs_done"], r["stopped_by_budget"],
                      fmt(score), epoch or "-",
@@ -153,6 +184,22 @@ def _test_rows(tested: dict[str, dict], nh: dict | None) -> list[list[str]]:
     return rows
 
 
+def _ensemble_goals(args: argparse.Namespace, results: dict, tested: dict) -> list[str]:
+    """Goal table of the ``--ensemble`` arm: its members ran side by side, so their peak RSS
+    adds up (the machine held both)."""
+    if not getattr(args, "ensemble", None):
+        return []
+    scores = tested["ensemble of " + " + ".join(args.ensemble)]
+    last = scores["marks"][f"{max(args.marks):g}"]
+    train = scores.get("train") or {}
+    members = [results[name] for name in args.ensemble]
+    goals = goal_rows(last.get("median"), train.get("median"),
+                      sum(r["peak_rss_mb"] for r in members),
+                      max(r["cache"]["seconds"] for r in members), max(args.marks))
+    return [f"## Goals (ensemble of {', '.join(args.ensemble)}, {max(args.marks):g}-min mark; "
+            "peak RSS summed over the members)", md_table(["goal", "value", "met"], goals)]
+
+
 def markdown(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
              nh: dict | None, info: dict) -> str:
     budget_s = args.budget_min * 60
@@ -169,7 +216,9 @@ def markdown(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
         f"{f', first {args.basins} basins' if args.basins else ''}; {machine_text(info)}.",
         f"Selection: fit {SELECT_TRAIN[0]}..{SELECT_TRAIN[1]}, validation {VALIDATION[0]}.."
         f"{VALIDATION[1]} (carved from the paper's training years); test {TEST[0]}..{TEST[1]} "
-        f"scored only for the chosen recipe and {args.test or 'no other'}. Validation time is "
+        f"scored only for the chosen recipe and {args.test or 'no other'}. Recipes without a "
+        f"validation score are refits: the chosen recipe fitted on the paper's whole training "
+        f"period {PAPER_TRAIN[0]}..{PAPER_TRAIN[1]} (no validation). Validation time is "
         f"{'charged to' if args.count_validation else 'not charged to'} the budget; "
         "ealstm's cache is built (column cache s) before its clock starts, neuralhydrology "
         "(`regional_nh.py`) prepares its data inside its budget.",
@@ -182,6 +231,7 @@ def markdown(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
         md_table(["arm", "mark", "epoch", "median NSE", "mean NSE"], _test_rows(tested, nh)),
         f"## Goals (chosen recipe, {max(args.marks):g}-min mark)",
         md_table(["goal", "value", "met"], goals),
+        *_ensemble_goals(args, results, tested),
         "Reproduce: `" + " ".join(["python", *sys.argv]) + "`"]) + "\n"
 
 

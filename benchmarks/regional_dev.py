@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _budget import (  # noqa: E402
+    PAPER_TRAIN,
     SELECT_TRAIN,
     VALIDATION,
     BudgetRun,
@@ -55,7 +56,12 @@ from _budget import (  # noqa: E402
     run_with_budget,
     schedule_text,
 )
-from _regional_report import choose, evaluate_marks, write_outputs  # noqa: E402
+from _regional_report import (  # noqa: E402
+    choose,
+    ensemble_marks,
+    evaluate_marks,
+    write_outputs,
+)
 
 from ealstm.config import load_config  # noqa: E402
 from ealstm.io import load_json, save_json  # noqa: E402
@@ -70,6 +76,9 @@ class Recipe:
     epochs: int
     overrides: tuple[str, ...] = ()
     schedule: dict = field(default_factory=dict)
+    #: fitted on the paper's whole training period without validation: the final fit of a
+    #: recipe chosen on validation, scored on the test period but never a choice candidate
+    refit: bool = False
 
     def lr_overrides(self) -> list[str]:
         """``train.learning_rate`` from the schedule (none: keep the config's own)."""
@@ -88,8 +97,12 @@ def load_recipes(path: Path, names: list[str] | None) -> list[Recipe]:
         sets = tuple(f"{k}={v}" for k, v in (item.get("set") or {}).items())
         schedule = item.get("schedule") or {}
         schedule = {"kind": schedule} if isinstance(schedule, str) else dict(schedule)
+        periods = item.get("periods", "select")
+        if periods not in ("select", "paper"):
+            raise SystemExit(f"regional_dev: {path}: candidate {item['name']}: periods must be "
+                             f"'select' or 'paper', got {periods!r}")
         recipes[item["name"]] = Recipe(item["name"], (path.parent / item["config"]).resolve(),
-                                       int(item["epochs"]), sets, schedule)
+                                       int(item["epochs"]), sets, schedule, periods == "paper")
     unknown = sorted(set(names or []) - set(recipes))
     if unknown:
         raise SystemExit(f"regional_dev: unknown recipes {unknown} in {path}; "
@@ -98,13 +111,18 @@ def load_recipes(path: Path, names: list[str] | None) -> list[Recipe]:
 
 
 def selection_overrides(recipe: Recipe, args: argparse.Namespace, extra: list[str]) -> list[str]:
-    """Everything ``ealstm train`` gets on top of the recipe's config."""
+    """Everything ``ealstm train`` gets on top of the recipe's config: the selection periods
+    (fit, validation every epoch), or for a refit the paper's training period alone."""
+    if recipe.refit:
+        periods = [f"data.train_period.start={PAPER_TRAIN[0]}",
+                   f"data.train_period.end={PAPER_TRAIN[1]}", "data.validation_period=null"]
+    else:
+        periods = ["train.validate_every=1", f"data.train_period.start={SELECT_TRAIN[0]}",
+                   f"data.train_period.end={SELECT_TRAIN[1]}",
+                   f"data.validation_period={{start: {VALIDATION[0]}, end: {VALIDATION[1]}}}"]
     return [f"name={recipe.name}", f"runs_dir={args.runs_dir}",
             f"data.cache_dir={args.runs_dir / 'cache'}", f"train.epochs={recipe.epochs}",
-            "train.validate_every=1", f"data.train_period.start={SELECT_TRAIN[0]}",
-            f"data.train_period.end={SELECT_TRAIN[1]}",
-            f"data.validation_period={{start: {VALIDATION[0]}, end: {VALIDATION[1]}}}",
-            *recipe.overrides, *recipe.lr_overrides(), *extra, *args.set]
+            *periods, *recipe.overrides, *recipe.lr_overrides(), *extra, *args.set]
 
 
 def child_env(threads: int) -> dict:
@@ -243,6 +261,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--train-only", action="store_true", help="train (and validate) the recipes, "
                    "then stop: no choice, no test scoring (run recipes side by side in separate "
                    "processes, then once more with --skip-done to choose and score)")
+    p.add_argument("--ensemble", nargs="+", default=[], metavar="RECIPE",
+                   help="score the mean of these recipes' discharge at each mark (e.g. two "
+                   "seeds of a refit trained side by side, one core each); they are scored "
+                   "on the test period too")
     p.add_argument("--nh-result", type=Path, help="regional_nh.py's JSON, for the side-by-side")
     p.add_argument("--notes", type=Path, help="markdown added to the report under 'How the "
                    "runs were made' (e.g. the --train-only commands run side by side)")
@@ -261,14 +283,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     recipes = load_recipes(args.candidates, args.recipes)
     args.basin_override = basin_override(args, recipes[0])
+    unknown = sorted(set(args.ensemble) - {r.name for r in recipes})
+    if unknown:
+        raise SystemExit(f"regional_dev: --ensemble {unknown} are not among --recipes")
     for recipe in recipes:  # fail on a bad config before hours of training
         load_config(recipe.config, selection_overrides(recipe, args, args.basin_override))
     results = {r.name: train_recipe(r, args) for r in recipes}
     if args.train_only:
         return
     chosen = choose(results, args.budget_min * 60)
-    tested = {name: test_recipe(results[name], args, train=name == chosen)
-              for name in dict.fromkeys([chosen, *args.test]) if name in results}
+    refits = {r.name for r in recipes if r.refit}
+    tested = {name: test_recipe(results[name], args, train=name == chosen or name in refits)
+              for name in dict.fromkeys([chosen, *args.test, *args.ensemble]) if name in results}
+    if args.ensemble:
+        members = {name: tested[name] for name in args.ensemble}
+        tested["ensemble of " + " + ".join(args.ensemble)] = ensemble_marks(
+            members, args.runs_dir / ("ensemble_" + "_".join(args.ensemble)))
     nh = load_json(args.nh_result) if args.nh_result else None
     write_outputs(args, results, chosen, tested, nh)
 

@@ -143,10 +143,56 @@ def test_candidates_load_and_every_config_validates(tmp_path):
     assert recipes[0].name == "paper" and recipes[0].lr_overrides() == []
     for recipe in recipes:
         cfg = load_config(recipe.config, selection_overrides(recipe, args, []))
+        assert cfg.train.epochs == recipe.epochs
+        if recipe.refit:  # the paper's whole training period, nothing held out
+            assert (str(cfg.data.train_period.start), str(cfg.data.train_period.end)) == (
+                "1999-10-01", "2008-09-30")
+            assert cfg.data.validation_period is None and cfg.train.validate_every is None
+            continue
         assert str(cfg.data.train_period.end) == "2006-09-30"
         assert str(cfg.data.validation_period.start) == "2006-10-01"
-        assert cfg.train.epochs == recipe.epochs
         assert cfg.train.validate_every == 1
+    refits = [r for r in recipes if r.refit]
+    assert {r.overrides for r in refits} == {("train.seed=111",), ("train.seed=222",)}
+
+
+def test_candidate_periods_must_be_known(tmp_path):
+    from regional_dev import load_recipes
+
+    bad = tmp_path / "candidates.yml"
+    bad.write_text("candidates:\n  - {name: x, config: c.yml, epochs: 3, periods: all}\n")
+    with pytest.raises(SystemExit, match="candidate x: periods must be 'select' or 'paper'"):
+        load_recipes(bad, None)
+
+
+def _member_predictions(path: Path, qsim: list[float], qobs: list[float]) -> str:
+    import numpy as np
+    import xarray as xr
+
+    dates = pd.date_range("2000-01-01", periods=len(qobs))
+    xr.Dataset({"qobs": (("basin", "date"), np.array([qobs], dtype=np.float32)),
+                "qsim": (("basin", "date"), np.array([qsim], dtype=np.float32))},
+               coords={"basin": ["b1"], "date": dates}).to_netcdf(path)
+    return str(path)
+
+
+def test_ensemble_marks_scores_the_mean_discharge(tmp_path):
+    """The ensemble is the mean of the members' qsim (paper sect. 3), scored by hand."""
+    from _regional_report import ensemble_marks
+
+    qobs = [1.0, 2.0, 3.0, 4.0]
+    a = _member_predictions(tmp_path / "a.nc", [2.0, 2.0, 2.0, 6.0], qobs)
+    b = _member_predictions(tmp_path / "b.nc", [0.0, 2.0, 4.0, 4.0], qobs)
+    member = {"marks": {"60": {"epoch": 7, "predictions": a}}, "train": None}
+    other = {"marks": {"60": {"epoch": 9, "predictions": b}}, "train": None}
+    scored = ensemble_marks({"m1": member, "m2": other}, tmp_path / "ens")
+    # mean qsim [1, 2, 3, 5]: NSE = 1 - 1 / sum((qobs - 2.5)^2) = 1 - 1 / 5 = 0.8
+    assert scored["marks"]["60"]["median"] == pytest.approx(0.8)
+    assert scored["marks"]["60"]["epoch"] == "7+9"
+    assert scored["train"] is None  # a member without a train score: no ensemble score
+    unscored = {"marks": {"60": {"epoch": None}}, "train": None}
+    assert ensemble_marks({"m1": member, "m3": unscored}, tmp_path / "e2")["marks"]["60"] == {
+        "epoch": None}
 
 
 def test_train_only_trains_and_stops_before_choosing(tmp_path, monkeypatch):
@@ -320,7 +366,8 @@ def test_evaluate_marks_scores_the_train_period_only_when_asked(tmp_path, monkey
 
     def fake_evaluate(run_dir, period, epoch):
         calls.append((period, epoch))
-        return SimpleNamespace(table=pd.DataFrame({"nse": [0.2, 0.4, 0.9]}))
+        return SimpleNamespace(table=pd.DataFrame({"nse": [0.2, 0.4, 0.9]}),
+                               predictions=Path(f"predictions_{period}_{epoch}.nc"))
 
     monkeypatch.setattr(_regional_report, "evaluate_run", fake_evaluate)
     result = {"curve": [{"epoch": 1, "wall_s": 100.0, "budget_s": 100.0},
@@ -329,6 +376,7 @@ def test_evaluate_marks_scores_the_train_period_only_when_asked(tmp_path, monkey
     assert calls == [("test", 1), ("test", 2)] and tested["train"] is None
     assert tested["marks"]["1"] == {"epoch": None}
     assert tested["marks"]["30"]["median"] == pytest.approx(0.4)
+    assert tested["marks"]["30"]["predictions"] == "predictions_test_2.nc"  # for an ensemble
     calls.clear()
     tested = _regional_report.evaluate_marks(result, tmp_path, [30], 1, train=True)
     assert calls == [("test", 2), ("train", 2)] and tested["train"]["epoch"] == 2

@@ -46,7 +46,7 @@ def build_ensembles(experiment_dir: Path, configuration: str, period: str = "tes
     members = _load_members(paths, configuration, period, seeds)
     seeds = list(members)  # the given order, or by seed
     _check_clip_settings(folder, period, members)
-    ensemble = _ensemble_dataset([members[s] for s in seeds], seeds, configuration, period)
+    ensemble = ensemble_dataset([members[s] for s in seeds], seeds, configuration, period)
     return save_evaluation(ensemble, paths.ensemble(configuration).root, period,
                            configuration=configuration, seeds=seeds, n_members=len(seeds))
 
@@ -112,7 +112,7 @@ def _evaluated_seeds(folder: Path, period: str) -> list[int]:
     return [s for s, p in seeds.items() if is_current_prediction(RunPaths(p).predictions(period))]
 
 
-def _ensemble_dataset(members: list[xr.Dataset], seeds: list[int], configuration: str,
+def ensemble_dataset(members: list[xr.Dataset], seeds: list[int], configuration: str,
                       period: str) -> xr.Dataset:
     """Dataset of the shared ``qobs`` and the mean ``qsim`` of ``members``."""
     first = members[0]
