@@ -93,15 +93,21 @@ def ensemble_marks(members: dict[str, dict], folder: Path) -> dict:
     import xarray as xr
 
     from ealstm.evaluation.run import save_evaluation
-    from ealstm.experiment.ensemble import ensemble_dataset
+    from ealstm.experiment.ensemble import check_clip_settings, ensemble_dataset
 
     names = list(members)
 
     def score(scores: list[dict | None], period: str, tag: str) -> dict | None:
-        if any(s is None or s.get("predictions") is None for s in scores):
+        if any(s is None or s.get("epoch") is None for s in scores):
             return None
-        data = ensemble_dataset([xr.load_dataset(s["predictions"]) for s in scores], names,
-                                "ensemble", period)
+        stale = [n for n, s in zip(names, scores, strict=True) if not s.get("predictions")]
+        if stale:
+            raise SystemExit(f"regional_dev: the {period} scores of {stale} name no predictions "
+                             "file (scored by an older regional_dev); delete their "
+                             "marks_result.json and run again")
+        data = {n: xr.load_dataset(s["predictions"]) for n, s in zip(names, scores, strict=True)}
+        check_clip_settings(folder, period, data)
+        data = ensemble_dataset(list(data.values()), names, "ensemble", period)
         table = save_evaluation(data, folder, period, tag, members=names).table
         return {"epoch": "+".join(str(s["epoch"]) for s in scores), **median_mean(table["nse"])}
 
@@ -200,6 +206,22 @@ def _ensemble_goals(args: argparse.Namespace, results: dict, tested: dict) -> li
             "peak RSS summed over the members)", md_table(["goal", "value", "met"], goals)]
 
 
+def scored_names(args: argparse.Namespace, chosen: str) -> list[str]:
+    """Recipes scored on the test period: the chosen one, ``--test`` and ``--ensemble``."""
+    extra = [*args.test, *getattr(args, "ensemble", [])]
+    return [f"the chosen {chosen}", *dict.fromkeys(n for n in extra if n != chosen)]
+
+
+def refit_text(args: argparse.Namespace) -> str:
+    """A sentence naming the refits among the recipes (empty when there are none)."""
+    refits = getattr(args, "refits", [])
+    if not refits:
+        return ""
+    return (f"Refits ({', '.join(refits)}): fitted on the paper's whole training period "
+            f"{PAPER_TRAIN[0]}..{PAPER_TRAIN[1]} without validation, never candidates of the "
+            "choice. ")
+
+
 def markdown(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
              nh: dict | None, info: dict) -> str:
     budget_s = args.budget_min * 60
@@ -216,9 +238,8 @@ def markdown(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
         f"{f', first {args.basins} basins' if args.basins else ''}; {machine_text(info)}.",
         f"Selection: fit {SELECT_TRAIN[0]}..{SELECT_TRAIN[1]}, validation {VALIDATION[0]}.."
         f"{VALIDATION[1]} (carved from the paper's training years); test {TEST[0]}..{TEST[1]} "
-        f"scored only for the chosen recipe and {args.test or 'no other'}. Recipes without a "
-        f"validation score are refits: the chosen recipe fitted on the paper's whole training "
-        f"period {PAPER_TRAIN[0]}..{PAPER_TRAIN[1]} (no validation). Validation time is "
+        f"scored only for {', '.join(scored_names(args, chosen))}. "
+        f"{refit_text(args)}Validation time is "
         f"{'charged to' if args.count_validation else 'not charged to'} the budget; "
         "ealstm's cache is built (column cache s) before its clock starts, neuralhydrology "
         "(`regional_nh.py`) prepares its data inside its budget.",

@@ -92,6 +92,7 @@ def run_condition(condition: str, shape: tuple[int, int, int], threads: int,
 def measure(threads: int, repeats: int) -> dict:
     """Seconds per step of every condition and shape, quiet and loaded, and the slowdowns."""
     result: dict = {name: {c: {} for c in CONDITIONS} for name in SHAPES}
+    result["load_average_before"] = os.getloadavg()[0]  # is the "quiet" phase quiet?
     for load in ("quiet", "loaded"):
         busy = busy_process() if load == "loaded" else None
         try:
@@ -100,11 +101,12 @@ def measure(threads: int, repeats: int) -> dict:
                 for condition in CONDITIONS:
                     res = run_condition(condition, shape, threads, repeats)
                     result[name][condition][f"{load}_s"] = res["median_s"]
+                    result[name][condition]["threads"] = res["threads"]
         finally:
             if busy is not None:
                 busy.kill()
                 busy.wait()
-    for per_shape in result.values():
+    for per_shape in (result[name] for name in SHAPES):
         fastest_quiet = min(r["quiet_s"] for r in per_shape.values())
         for r in per_shape.values():
             r["slowdown"] = r["loaded_s"] / r["quiet_s"]
@@ -113,16 +115,17 @@ def measure(threads: int, repeats: int) -> dict:
 
 
 def markdown(result: dict, args: argparse.Namespace) -> str:
-    head = ["condition", "quiet s/step", "quiet / fastest quiet", "loaded s/step",
+    head = ["condition", "threads", "quiet s/step", "quiet / fastest quiet", "loaded s/step",
             "slowdown (loaded / quiet)"]
     parts = ["# OpenMP wait policy: quiet machine against one busy process (issue 13)",
              f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} threads (`one_thread`: 1), "
              f"EA-LSTM 256 cells, 3 dynamic + 27 static inputs, median of {args.repeats} steps "
-             f"after one warm-up, each condition a fresh process; load average at the end "
-             f"{os.getloadavg()[0]:.2f}. `benchmarks/bench_wait_policy.py` says what each "
-             "condition sets."]
-    for name, per_shape in result.items():
-        rows = [[c, f"{r['quiet_s']:.3f}", f"{r['quiet_vs_fastest']:.2f}x",
+             f"after one warm-up, each condition a fresh process; 1-min load average before "
+             f"the quiet phase {result['load_average_before']:.2f}. "
+             "`benchmarks/bench_wait_policy.py` says what each condition sets."]
+    for name in SHAPES:
+        per_shape = result[name]
+        rows = [[c, r["threads"], f"{r['quiet_s']:.3f}", f"{r['quiet_vs_fastest']:.2f}x",
                  f"{r['loaded_s']:.3f}", f"{r['slowdown']:.2f}x"] for c, r in per_shape.items()]
         parts += [f"## {name}", md_table(head, rows)]
     parts.append("Reproduce: `.venv/bin/python benchmarks/bench_wait_policy.py --threads "

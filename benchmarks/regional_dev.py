@@ -7,6 +7,8 @@ so the test period 1989-10-01..1999-09-30 is never used to choose). The child is
 the budget is spent; by default the time the library spends on its per-epoch validation is not
 charged to the budget (``--count-validation`` charges it). Each candidate's learning-rate
 schedule is defined by its *planned* epochs (``_budget.lr_schedule``), so plan epochs that fit.
+A candidate with ``periods: paper`` is a *refit*: a chosen recipe fitted on the paper's whole
+training period 1999-10-01..2008-09-30 without validation, which never takes part in the choice.
 
 Recorded per candidate: validation median NSE, learning rate and loss after every epoch with
 the wall time at which the epoch's checkpoint was written (``<out>_curves.csv`` and ``.png``),
@@ -14,11 +16,13 @@ the child's peak RSS (``os.wait4``), and the cache build time and peak RSS of on
 ``load_basin_arrays`` in a child, into an empty cache folder, before the clock starts.
 
 The chosen recipe is the one with the best validation median NSE of the last epoch finished
-within the budget. For it (and every ``--test`` recipe, e.g. ``paper``) the test period is
-scored with ``evaluate_run(run, "test", epoch=N)`` where N is the last epoch finished before
-each time mark (``--marks``, default 15 30 60 minutes), and for the chosen recipe the training
-period with the epoch of the last mark (train median NSE). ``--nh-result`` adds the rows of
-``regional_nh.py``.
+within the budget. For it and every ``--test`` and ``--ensemble`` recipe (e.g. ``paper``, the
+refits) the test period is scored with ``evaluate_run(run, "test", epoch=N)`` where N is the
+last epoch finished before each time mark (``--marks``, default 15 30 60 minutes), and for the
+chosen recipe, the refits and the ``--ensemble`` members the training period with the epoch of
+the last mark (train median NSE). ``--ensemble A B`` also scores the mean of A's and B's
+discharge at each mark (the paper's ensemble; e.g. two seeds trained side by side, one core
+each). ``--nh-result`` adds the rows of ``regional_nh.py``.
 
     export PYTHONPATH=$PWD OMP_NUM_THREADS=1
     .venv/bin/python benchmarks/regional_dev.py --threads 2 --cpus 0 1 --test paper \
@@ -215,17 +219,27 @@ def train_recipe(recipe: Recipe, args: argparse.Namespace) -> dict:
 
 
 def test_recipe(result: dict, args: argparse.Namespace, train: bool) -> dict:
-    """Test NSE at the marks (and, with ``train``, train NSE at the last mark: only the chosen
-    recipe's is a goal), kept in the run folder for ``--skip-done``."""
+    """Test NSE at the marks (and, with ``train``, train NSE at the last mark: the goal is the
+    gap of the chosen recipe, its refits and ensemble), kept in the run folder for
+    ``--skip-done``; an ``--ensemble`` member's kept scores must name their predictions files.
+    """
     run_dir = args.runs_dir / result["name"]
     path = run_dir / "marks_result.json"
     if args.skip_done and path.is_file():
         kept = load_json(path)
-        if kept["marks_min"] == args.marks and (kept["tested"]["train"] or not train):
+        ensemble_ready = all(s.get("predictions") for s in _scores(kept["tested"]))
+        if (kept["marks_min"] == args.marks and (kept["tested"]["train"] or not train)
+                and (ensemble_ready or result["name"] not in args.ensemble)):
             return kept["tested"]
     tested = evaluate_marks(result, run_dir, args.marks, args.threads, train)
     save_json(path, {"marks_min": args.marks, "tested": tested})
     return tested
+
+
+def _scores(tested: dict) -> list[dict]:
+    """The scored marks and training period of a test result (those with an epoch)."""
+    scores = [*tested["marks"].values(), tested.get("train") or {}]
+    return [s for s in scores if s.get("epoch") is not None]
 
 
 def basin_override(args: argparse.Namespace, recipe: Recipe) -> list[str]:
@@ -292,8 +306,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.train_only:
         return
     chosen = choose(results, args.budget_min * 60)
-    refits = {r.name for r in recipes if r.refit}
-    tested = {name: test_recipe(results[name], args, train=name == chosen or name in refits)
+    args.refits = [r.name for r in recipes if r.refit]
+    with_train = {chosen, *args.refits, *args.ensemble}  # the goal's train-test gap
+    tested = {name: test_recipe(results[name], args, train=name in with_train)
               for name in dict.fromkeys([chosen, *args.test, *args.ensemble]) if name in results}
     if args.ensemble:
         members = {name: tested[name] for name in args.ensemble}

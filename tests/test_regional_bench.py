@@ -169,10 +169,13 @@ def _member_predictions(path: Path, qsim: list[float], qobs: list[float]) -> str
     import numpy as np
     import xarray as xr
 
+    from ealstm.evaluation.predict import CLIP_ATTRIBUTE
+
     dates = pd.date_range("2000-01-01", periods=len(qobs))
     xr.Dataset({"qobs": (("basin", "date"), np.array([qobs], dtype=np.float32)),
                 "qsim": (("basin", "date"), np.array([qsim], dtype=np.float32))},
-               coords={"basin": ["b1"], "date": dates}).to_netcdf(path)
+               coords={"basin": ["b1"], "date": dates},
+               attrs={CLIP_ATTRIBUTE: 1}).to_netcdf(path)
     return str(path)
 
 
@@ -380,3 +383,45 @@ def test_evaluate_marks_scores_the_train_period_only_when_asked(tmp_path, monkey
     calls.clear()
     tested = _regional_report.evaluate_marks(result, tmp_path, [30], 1, train=True)
     assert calls == [("test", 2), ("train", 2)] and tested["train"]["epoch"] == 2
+
+
+def test_a_refit_is_never_chosen():
+    """A refit has no validation score: the choice ignores it, and fails without a candidate."""
+    from _regional_report import choose
+
+    refit = {"curve": [{"epoch": 1, "budget_s": 10.0, "train_loss": 0.1}]}
+    candidate = {"curve": [{"epoch": 1, "budget_s": 10.0, "val_median_nse": 0.1}]}
+    assert choose({"refit": refit, "cand": candidate}, 60.0) == "cand"
+    with pytest.raises(SystemExit, match="no recipe finished a validated epoch"):
+        choose({"refit": refit}, 60.0)
+
+
+def test_kept_scores_without_predictions_are_scored_again_for_an_ensemble(tmp_path, monkeypatch):
+    """--skip-done: an --ensemble member's scores from an older run (no predictions file named)
+    are evaluated again; other recipes keep them."""
+    from types import SimpleNamespace
+
+    import regional_dev
+
+    from ealstm.io import save_json
+
+    old = {"marks": {"60": {"epoch": 5, "median": 0.4}}, "train": {"epoch": 5, "median": 0.6}}
+    for name in ("member", "other"):
+        save_json(tmp_path / name / "marks_result.json", {"marks_min": [60.0], "tested": old})
+    fresh = {"marks": {"60": {"epoch": 5, "median": 0.4, "predictions": "p.nc"}},
+             "train": {"epoch": 5, "median": 0.6, "predictions": "t.nc"}}
+    monkeypatch.setattr(regional_dev, "evaluate_marks", lambda *a: fresh)
+    args = SimpleNamespace(runs_dir=tmp_path, skip_done=True, marks=[60.0], threads=1,
+                           ensemble=["member"])
+    assert regional_dev.test_recipe({"name": "other"}, args, train=True) == old
+    assert regional_dev.test_recipe({"name": "member"}, args, train=True) == fresh
+
+
+def test_ensemble_marks_refuses_scores_without_predictions(tmp_path):
+    from _regional_report import ensemble_marks
+
+    a = _member_predictions(tmp_path / "a.nc", [1.0, 2.0], [1.0, 3.0])
+    member = {"marks": {"60": {"epoch": 7, "predictions": a}}, "train": None}
+    stale = {"marks": {"60": {"epoch": 7}}, "train": None}
+    with pytest.raises(SystemExit, match=r"test scores of \['m2'\] name no predictions file"):
+        ensemble_marks({"m1": member, "m2": stale}, tmp_path / "ens")

@@ -45,8 +45,9 @@ def build_ensembles(experiment_dir: Path, configuration: str, period: str = "tes
     folder = paths.root / configuration
     members = _load_members(paths, configuration, period, seeds)
     seeds = list(members)  # the given order, or by seed
-    _check_clip_settings(folder, period, members)
-    ensemble = ensemble_dataset([members[s] for s in seeds], seeds, configuration, period)
+    check_clip_settings(folder, period, {f"seed{s}": ds for s, ds in members.items()})
+    ensemble = ensemble_dataset([members[s] for s in seeds], [f"seed{s}" for s in seeds],
+                                configuration, period)
     return save_evaluation(ensemble, paths.ensemble(configuration).root, period,
                            configuration=configuration, seeds=seeds, n_members=len(seeds))
 
@@ -85,7 +86,7 @@ def _clip_attribute(ds: xr.Dataset) -> int | None:
     return None if value is None else int(value)
 
 
-def _check_clip_settings(folder: Path, period: str, members: dict[int, xr.Dataset]) -> None:
+def check_clip_settings(folder: Path, period: str, members: dict[str, xr.Dataset]) -> None:
     """Refuse to average members evaluated under different rules for negative simulations.
 
     Raises
@@ -98,7 +99,7 @@ def _check_clip_settings(folder: Path, period: str, members: dict[int, xr.Datase
     old = [s for s, value in settings.items() if value is None]
     if old:
         raise CheckpointError(
-            f"predictions_{period}.nc of seeds {old} in {folder} predate the fidelity fixes (no "
+            f"predictions_{period}.nc of members {old} in {folder} predate the fidelity fixes (no "
             "clip_negative attribute); evaluate them again (`ealstm evaluate` or rerun the "
             "experiment)")
     if len(set(settings.values())) > 1:
@@ -112,21 +113,25 @@ def _evaluated_seeds(folder: Path, period: str) -> list[int]:
     return [s for s, p in seeds.items() if is_current_prediction(RunPaths(p).predictions(period))]
 
 
-def ensemble_dataset(members: list[xr.Dataset], seeds: list[int], configuration: str,
-                      period: str) -> xr.Dataset:
-    """Dataset of the shared ``qobs`` and the mean ``qsim`` of ``members``."""
+def ensemble_dataset(members: list[xr.Dataset], names: list[str], configuration: str,
+                     period: str) -> xr.Dataset:
+    """Dataset of the shared ``qobs`` and the mean ``qsim`` of ``members``.
+
+    ``names`` (e.g. ``seed111``) name the members in errors and attributes; the members must
+    have the same basins, dates and observations.
+    """
     first = members[0]
-    for seed, ds in zip(seeds[1:], members[1:], strict=True):
+    for name, ds in zip(names[1:], members[1:], strict=True):
         same = all(np.array_equal(ds[c].values, first[c].values) for c in ("basin", "date"))
         if not same or not np.array_equal(ds["qobs"].values, first["qobs"].values,
                                           equal_nan=True):
-            raise CheckpointError(f"member seed{seed} of {configuration} has other basins, dates "
-                                  f"or observations in period {period} than seed{seeds[0]}")
+            raise CheckpointError(f"member {name} of {configuration} has other basins, dates "
+                                  f"or observations in period {period} than {names[0]}")
     qsim = np.stack([ds["qsim"].values for ds in members]).astype(np.float64).mean(axis=0)
     ensemble = first[["qobs"]].copy()
     ensemble["qsim"] = (("basin", "date"), qsim.astype(np.float32), first["qsim"].attrs)
-    ensemble.attrs.update(configuration=configuration, period=period, n_members=len(seeds),
-                          members=" ".join(f"seed{s}" for s in seeds))
+    ensemble.attrs.update(configuration=configuration, period=period, n_members=len(names),
+                          members=" ".join(names))
     for key in ("run", "epoch"):
         ensemble.attrs.pop(key, None)
     return ensemble

@@ -307,7 +307,7 @@ def test_ensemble_refuses_members_from_before_the_fidelity_fixes(finished, tmp_p
     folder = tmp_path / CONFIGS[0]
     shutil.copytree(finished.experiment_dir / CONFIGS[0], folder)
     _drop_clip_attribute(folder / "seed222" / "predictions_test.nc")
-    with pytest.raises(EalstmError, match=r"seeds \[222\].*predate the fidelity fixes"):
+    with pytest.raises(EalstmError, match=r"members \['seed222'\].*predate the fidelity fixes"):
         build_ensembles(tmp_path, CONFIGS[0], "test", SEEDS)
     assert build_ensembles(tmp_path, CONFIGS[0], "test").summary["seeds"] == [111]
     ds = xr.load_dataset(folder / "seed111" / "predictions_test.nc")
