@@ -199,9 +199,10 @@ def _ensemble_goals(args: argparse.Namespace, results: dict, tested: dict) -> li
     last = scores["marks"][f"{max(args.marks):g}"]
     train = scores.get("train") or {}
     members = [results[name] for name in args.ensemble]
+    built = [r["cache"]["seconds"] for r in members if r["cache"]["built"]]  # read: no build
     goals = goal_rows(last.get("median"), train.get("median"),
-                      sum(r["peak_rss_mb"] for r in members),
-                      max(r["cache"]["seconds"] for r in members), max(args.marks))
+                      sum(r["peak_rss_mb"] for r in members), max(built, default=None),
+                      max(args.marks))
     return [f"## Goals (ensemble of {', '.join(args.ensemble)}, {max(args.marks):g}-min mark; "
             "peak RSS summed over the members)", md_table(["goal", "value", "met"], goals)]
 

@@ -227,19 +227,27 @@ def test_nh_translation_of_the_schedule_and_dates():
 
 
 def test_recipe_config_is_its_candidate(tmp_path):
-    """configs/caravan_dev_seq2seq.yml is candidate s2s_b16_step (same schedule and epochs)."""
+    """configs/caravan_dev_seq2seq.yml is the measured refit s2s_b16_step_refit_s111 (same
+    periods, schedule, epochs and seed), and the experiment config's members are it per seed."""
     if not SHARED.is_dir():
         pytest.skip("../shared/data/caravan_camels_dev is absent")
-    from regional_dev import load_recipes
+    from regional_dev import load_recipes, parse_args, selection_overrides
 
     from ealstm.config import load_config
+    from ealstm.experiment.config import load_experiment_config, member_config
 
-    (recipe,) = load_recipes(CONFIGS / "caravan_dev_candidates.yml", ["s2s_b16_step"])
+    (recipe,) = load_recipes(CONFIGS / "caravan_dev_candidates.yml", ["s2s_b16_step_refit_s111"])
+    args = parse_args(["--runs-dir", str(tmp_path)])
     shipped = load_config(CONFIGS / "caravan_dev_seq2seq.yml")
-    candidate = load_config(recipe.config, [f"train.epochs={recipe.epochs}",
-                                            *recipe.overrides, *recipe.lr_overrides()])
+    candidate = load_config(recipe.config, selection_overrides(recipe, args, []))
     assert candidate.train == shipped.train
-    assert candidate.data == shipped.data and candidate.model == shipped.model
+    assert candidate.data.model_copy(update={"cache_dir": None}) == shipped.data
+    assert candidate.model == shipped.model
+    experiment = load_experiment_config(CONFIGS / "experiment_caravan_dev.yml")
+    for seed in experiment.seeds:
+        member = member_config(experiment, "ealstm_nse_s2s", seed)
+        assert member.data == shipped.data and member.model == shipped.model
+        assert member.train == shipped.train.model_copy(update={"seed": seed})
 
 
 def test_nh_mirror_holds_the_csv_values_as_netcdf(tmp_path):
