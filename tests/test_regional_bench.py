@@ -152,8 +152,9 @@ def test_candidates_load_and_every_config_validates(tmp_path):
         assert str(cfg.data.train_period.end) == "2006-09-30"
         assert str(cfg.data.validation_period.start) == "2006-10-01"
         assert cfg.train.validate_every == 1
-    refits = [r for r in recipes if r.refit]
-    assert {r.overrides for r in refits} == {("train.seed=111",), ("train.seed=222",)}
+    refits = {r.name: r.overrides for r in recipes if r.refit}
+    assert refits["s2s_b16_step_refit_s111"] == ("train.seed=111",)
+    assert refits["s2s_b16_step_refit_s222"] == ("train.seed=222",)
 
 
 def test_candidate_periods_must_be_known(tmp_path):
