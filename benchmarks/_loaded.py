@@ -74,6 +74,19 @@ def loaded_mode(script: Path, shape: tuple[int, int, int], threads: int, repeats
     return result
 
 
+def median_step_seconds(model, x_d, x_s, n_last: int, repeats: int) -> float:  # noqa: ANN001
+    """Median seconds of ``repeats`` training steps (forward + backward of ``model``'s summed
+    output on the last ``n_last`` days) after one warm-up step."""
+    times = []
+    for k in range(repeats + 1):
+        start = time.perf_counter()
+        model.zero_grad(set_to_none=True)
+        model(x_d, x_s, n_last).sum().backward()
+        if k:  # the first step is a warm-up
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def worker_main(condition: str, shape: tuple[int, int, int], threads: int, repeats: int,
                 hidden: int) -> None:
     """Time ``repeats`` EA-LSTM training steps under ``condition``; print one JSON line."""
@@ -89,13 +102,7 @@ def worker_main(condition: str, shape: tuple[int, int, int], threads: int, repea
     if condition == "policy":
         calibrate_threads(model, batch, seq, n_last)
     x_d, x_s = torch.randn(batch, seq, 5), torch.randn(batch, 27)
-    times = []
-    for k in range(repeats + 1):
-        start = time.perf_counter()
-        model.zero_grad(set_to_none=True)
-        model(x_d, x_s, n_last).sum().backward()
-        if k:  # the first step is a warm-up
-            times.append(time.perf_counter() - start)
-    print(json.dumps({"condition": condition, "median_s": statistics.median(times),
+    print(json.dumps({"condition": condition,
+                      "median_s": median_step_seconds(model, x_d, x_s, n_last, repeats),
                       "threads": torch.get_num_threads(),
                       "wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset")}))

@@ -193,7 +193,7 @@ def _test_rows(tested: dict[str, dict], nh: dict | None) -> list[list[str]]:
 def _ensemble_goals(args: argparse.Namespace, results: dict, tested: dict) -> list[str]:
     """Goal table of the ``--ensemble`` arm: its members ran side by side, so their peak RSS
     adds up (the machine held both)."""
-    if not getattr(args, "ensemble", None):
+    if not args.ensemble:
         return []
     scores = tested["ensemble of " + " + ".join(args.ensemble)]
     last = scores["marks"][f"{max(args.marks):g}"]
@@ -209,13 +209,13 @@ def _ensemble_goals(args: argparse.Namespace, results: dict, tested: dict) -> li
 
 def scored_names(args: argparse.Namespace, chosen: str) -> list[str]:
     """Recipes scored on the test period: the chosen one, ``--test`` and ``--ensemble``."""
-    extra = [*args.test, *getattr(args, "ensemble", [])]
+    extra = [*args.test, *args.ensemble]
     return [f"the chosen {chosen}", *dict.fromkeys(n for n in extra if n != chosen)]
 
 
 def refit_text(args: argparse.Namespace) -> str:
     """A sentence naming the refits among the recipes (empty when there are none)."""
-    refits = getattr(args, "refits", [])
+    refits = args.refits  # set by regional_dev.main from the candidates
     if not refits:
         return ""
     return (f"Refits ({', '.join(refits)}): fitted on the paper's whole training period "

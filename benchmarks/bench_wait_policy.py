@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _budget import md_table  # noqa: E402
-from _loaded import busy_process  # noqa: E402
+from _loaded import busy_process, median_step_seconds  # noqa: E402
 from _machine import cpu_name  # noqa: E402
 
 CONDITIONS = ("passive", "unset", "active", "spin10000", "spin100000", "one_thread")
@@ -68,14 +67,8 @@ def worker(shape: tuple[int, int, int], threads: int, repeats: int) -> dict:
     torch.manual_seed(0)
     model = EALSTM(3, 27, hidden_size=256)
     x_d, x_s = torch.randn(batch, seq, 3), torch.randn(batch, 27)
-    times = []
-    for k in range(repeats + 1):
-        start = time.perf_counter()
-        model.zero_grad(set_to_none=True)
-        model(x_d, x_s, n_last).sum().backward()
-        if k:
-            times.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(times), "threads": torch.get_num_threads()}
+    return {"median_s": median_step_seconds(model, x_d, x_s, n_last, repeats),
+            "threads": torch.get_num_threads()}
 
 
 def run_condition(condition: str, shape: tuple[int, int, int], threads: int,

@@ -45,9 +45,9 @@ def build_ensembles(experiment_dir: Path, configuration: str, period: str = "tes
     folder = paths.root / configuration
     members = _load_members(paths, configuration, period, seeds)
     seeds = list(members)  # the given order, or by seed
-    check_clip_settings(folder, period, {f"seed{s}": ds for s, ds in members.items()})
-    ensemble = ensemble_dataset([members[s] for s in seeds], [f"seed{s}" for s in seeds],
-                                configuration, period)
+    named = {f"seed{s}": members[s] for s in seeds}
+    check_clip_settings(folder, period, named)
+    ensemble = ensemble_dataset(list(named.values()), list(named), configuration, period)
     return save_evaluation(ensemble, paths.ensemble(configuration).root, period,
                            configuration=configuration, seeds=seeds, n_members=len(seeds))
 
