@@ -22,38 +22,10 @@ from _budget import (
     median_mean,
 )
 from _machine import cpu_name
+from _selection import TIE_ALPHA, Selection, curve_of, score_at_budget, seconds_per_epoch
 
 from ealstm.evaluation.run import evaluate_run
 from ealstm.io import atomic_write, save_csv, save_json, write_text
-
-
-def curve_of(result: dict) -> pd.DataFrame:
-    """The learning curve of one recipe's result (empty frame if no epoch finished)."""
-    curve = pd.DataFrame(result["curve"])
-    if curve.empty:
-        return pd.DataFrame(columns=["epoch", "budget_s", "wall_s", "val_median_nse"])
-    return curve
-
-
-def score_at_budget(result: dict, budget_s: float) -> tuple[int | None, float]:
-    """Epoch and validation median NSE of the last validated epoch within the budget."""
-    curve = curve_of(result)
-    if "val_median_nse" not in curve:
-        return None, float("nan")
-    valid = curve[(curve["budget_s"] <= budget_s) & curve["val_median_nse"].notna()]
-    if valid.empty:
-        return None, float("nan")
-    last = valid.iloc[-1]
-    return int(last["epoch"]), float(last["val_median_nse"])
-
-
-def choose(results: dict[str, dict], budget_s: float) -> str:
-    """The recipe with the best validation median NSE at the end of the budget."""
-    scores = {name: score_at_budget(r, budget_s)[1] for name, r in results.items()}
-    ranked = sorted((s, n) for n, s in scores.items() if s == s)
-    if not ranked:
-        raise SystemExit("regional_dev: no recipe finished a validated epoch within the budget")
-    return ranked[-1][1]
 
 
 def evaluate_marks(result: dict, run_dir: Path, marks: list[float], threads: int,
@@ -160,18 +132,22 @@ def machine_text(info: dict) -> str:
             f"{info['python']}, load average at the end {load}, {info['date']}")
 
 
-def _candidate_rows(results: dict[str, dict], budget_s: float) -> list[list[str]]:
+def _candidate_rows(results: dict[str, dict], budget_s: float,
+                    selection: Selection) -> list[list[str]]:
     rows = []
     for name, r in results.items():
         curve = curve_of(r)
         epoch, score = score_at_budget(r, budget_s)
         validated = "val_median_nse" in curve and curve["val_median_nse"].notna().any()
         best = curve.loc[curve["val_median_nse"].idxmax()] if validated else None
-        per_epoch = curve["wall_s"].diff().median() if len(curve) > 1 else float("nan")
+        chosen = selection.table.loc[name] if name in selection.table.index else None
+        p = "-" if chosen is None else ("leader" if name == selection.leader
+                                         else fmt(chosen["p_vs_leader"], ".3f"))
+        parameters = "-" if chosen is None else fmt(chosen["parameters"], ".0f")
         rows.append([name, r["planned_epochs"], r["epochs_done"], r["stopped_by_budget"],
                      fmt(score), epoch or "-",
                      "-" if best is None else f"{best['val_median_nse']:.3f} ({best['epoch']:.0f})",
-                     fmt(per_epoch, ".1f"), fmt(r["peak_rss_mb"], ".0f"),
+                     p, parameters, fmt(seconds_per_epoch(r), ".1f"), fmt(r["peak_rss_mb"], ".0f"),
                      f"{r['cache']['seconds']:.1f} ({'built' if r['cache']['built'] else 'read'})"])
     return rows
 
@@ -223,15 +199,16 @@ def refit_text(args: argparse.Namespace) -> str:
             "choice. ")
 
 
-def markdown(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
+def markdown(args: argparse.Namespace, results: dict, selection: Selection, tested: dict,
              nh: dict | None, info: dict) -> str:
-    budget_s = args.budget_min * 60
+    budget_s, chosen = args.budget_min * 60, selection.chosen
     last = tested[chosen]["marks"][f"{max(args.marks):g}"]
     train = tested[chosen].get("train") or {}
     goals = goal_rows(last.get("median"), train.get("median"), results[chosen]["peak_rss_mb"],
                       results[chosen]["cache"]["seconds"], max(args.marks))
     head = ["recipe", "planned epochs", "epochs done", "stopped by budget", "val median NSE at "
-            "budget", "epoch", "best val (epoch)", "s/epoch", "peak RSS MB", "cache s"]
+            "budget", "epoch", "best val (epoch)", "p vs leader", "parameters", "s/epoch",
+            "peak RSS MB", "cache s"]
     return "\n\n".join([
         "# Regional recipe at a fixed wall-time budget (issue 14)",
         f"Caravan CAMELS-US development set (`../shared/data/caravan_camels_dev`), budget "
@@ -246,8 +223,12 @@ def markdown(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
         "(`regional_nh.py`) prepares its data inside its budget.",
         *(["## How the runs were made", args.notes.read_text().strip()]
           if args.notes else []),
-        "## Candidates (validation)", md_table(head, _candidate_rows(results, budget_s)),
-        f"Chosen: **{chosen}** (best validation median NSE at the end of the budget). "
+        "## Candidates (validation)", md_table(head, _candidate_rows(results, budget_s, selection)),
+        f"Chosen: **{chosen}** ({selection.reason()}). Tie rule: the leader (best validation "
+        "median NSE at the end of the budget) is compared with each other candidate basin by "
+        f"basin (paired Wilcoxon signed-rank test, column p vs leader); p >= {TIE_ALPHA} is a "
+        "tie, and the smallest tied recipe wins (fewest parameters, then fewest seconds per "
+        "epoch). "
         f"Learning curves: `{args.out.name}_curves.csv`, `{args.out.name}_curves.png`.",
         "## Test median / mean NSE at the time marks (minutes)",
         md_table(["arm", "mark", "epoch", "median NSE", "mean NSE"], _test_rows(tested, nh)),
@@ -257,8 +238,8 @@ def markdown(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
         "Reproduce: `" + " ".join(["python", *sys.argv]) + "`"]) + "\n"
 
 
-def write_outputs(args: argparse.Namespace, results: dict, chosen: str, tested: dict,
-                  nh: dict | None) -> None:
+def write_outputs(args: argparse.Namespace, results: dict, selection: Selection,
+                  tested: dict, nh: dict | None) -> None:
     """``<out>.json``, ``<out>.md``, ``<out>_curves.csv`` and ``<out>_curves.png``."""
     out = Path(args.out)
     curves = _all_curves(results)
@@ -267,7 +248,9 @@ def write_outputs(args: argparse.Namespace, results: dict, chosen: str, tested: 
     info = machine()
     save_json(out.with_suffix(".json"), {
         "machine": info, "budget_min": args.budget_min, "marks_min": args.marks,
-        "threads": args.threads, "basins": args.basins, "chosen": chosen,
+        "threads": args.threads, "basins": args.basins, "chosen": selection.chosen,
+        "leader": selection.leader,
+        "selection": selection.table.reset_index(names="recipe").to_dict("records"),
         "count_validation": args.count_validation, "results": results, "tested": tested,
         "nh": nh})
-    write_text(out.with_suffix(".md"), markdown(args, results, chosen, tested, nh, info))
+    write_text(out.with_suffix(".md"), markdown(args, results, selection, tested, nh, info))

@@ -61,11 +61,11 @@ from _budget import (  # noqa: E402
     schedule_text,
 )
 from _regional_report import (  # noqa: E402
-    choose,
     ensemble_marks,
     evaluate_marks,
     write_outputs,
 )
+from _selection import choose, parameter_count, validation_basin_nse  # noqa: E402
 
 from ealstm.config import load_config  # noqa: E402
 from ealstm.io import load_json, save_json  # noqa: E402
@@ -305,7 +305,14 @@ def main(argv: list[str] | None = None) -> None:
     results = {r.name: train_recipe(r, args) for r in recipes}
     if args.train_only:
         return
-    chosen = choose(results, args.budget_min * 60)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    selection = choose(results, args.budget_min * 60,
+                       basin_nse=lambda name, epoch: validation_basin_nse(args.runs_dir / name,
+                                                                          epoch),
+                       parameters=lambda name, epoch: parameter_count(args.runs_dir / name, epoch))
+    chosen = selection.chosen
     args.refits = [r.name for r in recipes if r.refit]
     with_train = {chosen, *args.refits, *args.ensemble}  # the goal's train-test gap
     tested = {name: test_recipe(results[name], args, train=name in with_train)
@@ -315,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
         tested["ensemble of " + " + ".join(args.ensemble)] = ensemble_marks(
             members, args.runs_dir / ("ensemble_" + "_".join(args.ensemble)))
     nh = load_json(args.nh_result) if args.nh_result else None
-    write_outputs(args, results, chosen, tested, nh)
+    write_outputs(args, results, selection, tested, nh)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -120,15 +121,88 @@ def test_learning_curve_uses_checkpoint_times_minus_validation(tmp_path):
 
 
 def test_choose_by_validation_within_budget():
-    from _regional_report import choose
+    from _selection import choose
 
     results = {
         "a": {"curve": [{"epoch": 1, "budget_s": 10.0, "val_median_nse": 0.5},
                         {"epoch": 2, "budget_s": 70.0, "val_median_nse": 0.9}]},
         "b": {"curve": [{"epoch": 1, "budget_s": 50.0, "val_median_nse": 0.6}]},
     }
-    assert choose(results, 60.0) == "b"  # a's 0.9 came after the budget
-    assert choose(results, 80.0) == "a"
+    assert choose(results, 60.0).chosen == "b"  # a's 0.9 came after the budget
+    assert choose(results, 80.0).chosen == "a"
+
+
+def _curve(score: float, seconds: float) -> dict:
+    return {"curve": [{"epoch": 1, "budget_s": seconds, "wall_s": seconds, "val_median_nse": 0.0},
+                      {"epoch": 2, "budget_s": 2 * seconds, "wall_s": 2 * seconds,
+                       "val_median_nse": score}]}
+
+
+def test_tie_rule_chooses_the_smallest_recipe_the_leader_does_not_beat():
+    """A leader ahead by noise (differences of both signs) is tied with the smaller recipe,
+    which wins; a recipe worse in nearly every basin is not tied, however small it is."""
+    from _selection import choose
+
+    rng = np.random.default_rng(0)
+    basins = [f"b{i}" for i in range(100)]
+    base = pd.Series(rng.uniform(0.2, 0.8, 100), index=basins)
+    nse = {"big": base + 0.002, "small": base + rng.normal(0, 0.05, 100),
+           "tiny_bad": base - rng.uniform(0.05, 0.1, 100)}
+    results = {"big": _curve(0.52, 30.0), "small": _curve(0.51, 10.0),
+               "tiny_bad": _curve(0.40, 5.0)}
+    size = {"big": 1000, "small": 300, "tiny_bad": 100}
+    calls = []
+
+    def basin_nse(name, epoch):
+        calls.append((name, epoch))
+        return nse[name]
+
+    selection = choose(results, 100.0, basin_nse, lambda name, epoch: size[name])
+    assert selection.leader == "big" and selection.chosen == "small"
+    assert sorted(calls) == [("big", 2), ("small", 2), ("tiny_bad", 2)]  # epochs at the budget
+    table = selection.table
+    assert table.loc["small", "p_vs_leader"] >= 0.05 and table.loc["small", "tied"]
+    assert table.loc["tiny_bad", "p_vs_leader"] < 1e-6 and not table.loc["tiny_bad", "tied"]
+    assert "tied with the validation leader big" in selection.reason()
+    # a leader better in every basin by 0.05 is separated from the smaller recipe: it stays
+    nse["big"] = base + 0.05
+    assert choose(results, 100.0, basin_nse, lambda name, epoch: size[name]).chosen == "big"
+    # equal sizes: fewer seconds per epoch breaks the tie
+    nse["big"] = base + 0.002
+    selection = choose(results, 100.0, basin_nse, lambda name, epoch: 1000)
+    assert selection.chosen == "small" and selection.table.loc["small", "s_epoch"] == 10.0
+
+
+def test_paired_p_value_uses_the_basins_both_scored():
+    from _selection import paired_p_value
+    from scipy.stats import wilcoxon
+
+    a = pd.Series([0.5, 0.6, 0.7, 0.2, 0.9, 0.1], index=list("abcdef"))
+    b = pd.Series([0.4, 0.65, 0.5, np.nan, 0.95, 0.3, 0.8], index=list("abcdefg"))
+    kept = list("abcef")  # d has no score in b, g none in a
+    assert paired_p_value(a, b) == pytest.approx(wilcoxon(a[kept], b[kept]).pvalue)
+    assert paired_p_value(a, a.copy()) == 1.0
+    with pytest.raises(SystemExit, match="share no basin"):
+        paired_p_value(a, pd.Series([0.1], index=["z"]))
+
+
+def test_validation_basin_nse_is_kept_for_skip_done(tmp_path, monkeypatch):
+    import _selection
+
+    import ealstm.evaluation.run as run_module
+
+    calls = []
+
+    def fake_evaluate(run_dir, period, epoch):
+        calls.append((period, epoch))
+        table = pd.DataFrame({"nse": [0.25, 0.5]}, index=pd.Index(["x", "y"], name="basin"))
+        return type("Evaluation", (), {"table": table})()
+
+    monkeypatch.setattr(run_module, "evaluate_run", fake_evaluate)
+    first = _selection.validation_basin_nse(tmp_path, 7)
+    again = _selection.validation_basin_nse(tmp_path, 7)
+    assert calls == [("validation", 7)]
+    assert again.to_dict() == first.to_dict() == {"x": 0.25, "y": 0.5}
 
 
 def test_candidates_load_and_every_config_validates(tmp_path):
@@ -208,7 +282,7 @@ def test_train_only_trains_and_stops_before_choosing(tmp_path, monkeypatch):
     trained = []
     monkeypatch.setattr(regional_dev, "train_recipe", lambda r, a: trained.append(r.name) or {})
 
-    def must_not_run(*args):
+    def must_not_run(*args, **kwargs):
         raise AssertionError("--train-only went on to choose or score")
 
     monkeypatch.setattr(regional_dev, "choose", must_not_run)
@@ -396,11 +470,11 @@ def test_evaluate_marks_scores_the_train_period_only_when_asked(tmp_path, monkey
 
 def test_a_refit_is_never_chosen():
     """A refit has no validation score: the choice ignores it, and fails without a candidate."""
-    from _regional_report import choose
+    from _selection import choose
 
     refit = {"curve": [{"epoch": 1, "budget_s": 10.0, "train_loss": 0.1}]}
     candidate = {"curve": [{"epoch": 1, "budget_s": 10.0, "val_median_nse": 0.1}]}
-    assert choose({"refit": refit, "cand": candidate}, 60.0) == "cand"
+    assert choose({"refit": refit, "cand": candidate}, 60.0).chosen == "cand"
     with pytest.raises(SystemExit, match="no recipe finished a validated epoch"):
         choose({"refit": refit}, 60.0)
 
