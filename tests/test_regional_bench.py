@@ -508,3 +508,17 @@ def test_ensemble_marks_refuses_scores_without_predictions(tmp_path):
     stale = {"marks": {"60": {"epoch": 7}}, "train": None}
     with pytest.raises(SystemExit, match=r"test scores of \['m2'\] name no predictions file"):
         ensemble_marks({"m1": member, "m2": stale}, tmp_path / "ens")
+
+
+def test_rise_correlation_finds_the_lag_of_the_response():
+    """Discharge that rises by the precipitation of the day before: r = 1 at lag +1."""
+    from forcing_signal import rise_correlation
+
+    rng = np.random.default_rng(1)
+    days = pd.date_range("2000-01-01", periods=200)
+    p = pd.Series(rng.exponential(2.0, 200), index=days)
+    q = (p.shift(1).fillna(0.0) - 0.5).cumsum()  # rise on day t = p[t-1] - 0.5
+    r, lag = rise_correlation(q, p)
+    assert lag == 1 and r == pytest.approx(1.0)
+    r_now, lag_now = rise_correlation(q, p.shift(1))  # a product one day late: lag 0
+    assert lag_now == 0 and r_now == pytest.approx(1.0)
