@@ -85,12 +85,13 @@ class Recipe:
     refit: bool = False
 
     def lr_overrides(self) -> list[str]:
-        """``train.learning_rate`` from the schedule (none: keep the config's own)."""
+        """``train.learning_rate`` from the schedule, replacing a named ``train.lr_schedule`` of
+        the config (none: keep the config's own)."""
         if not self.schedule or self.schedule.get("kind") == "config":
             return []
         params = {k: v for k, v in self.schedule.items() if k != "kind"}
         rates = lr_schedule(self.schedule["kind"], self.epochs, **params)
-        return [f"train.learning_rate={schedule_text(rates)}"]
+        return ["train.lr_schedule=null", f"train.learning_rate={schedule_text(rates)}"]
 
 
 def load_recipes(path: Path, names: list[str] | None) -> list[Recipe]:

@@ -28,6 +28,7 @@ from pydantic import (
 
 from ealstm.errors import ConfigError, FileFormatError
 from ealstm.io import load_yaml, parse_yaml
+from ealstm.schedules import SCHEDULE_KINDS, lr_schedule
 
 FORCING_PRODUCTS = ("daymet", "maurer", "maurer_extended", "nldas", "nldas_extended")
 DEFAULT_DYNAMIC_INPUTS = ("prcp", "srad", "tmax", "tmin", "vp")
@@ -277,6 +278,19 @@ class ModelConfig(_Frozen):
         return self
 
 
+class LRSchedule(_Frozen):
+    """A named learning-rate schedule over the planned epochs (:mod:`ealstm.schedules`)."""
+
+    kind: Literal[SCHEDULE_KINDS]  # type: ignore[valid-type]
+    peak: float = Field(gt=0.0)
+    #: Epochs of linear warm-up; default 0, or 30 % of the epochs for ``one_cycle``.
+    warmup: int | None = Field(None, ge=0)
+    #: ``one_cycle`` only: the warm-up starts at ``peak / div``.
+    div: float = Field(25.0, gt=0.0)
+    #: ``cosine`` and ``one_cycle``: the last epoch's rate is ``peak / final_div``.
+    final_div: float = Field(1e3, gt=0.0)
+
+
 class TrainConfig(_Frozen):
     """Optimisation settings; the defaults are those of the paper's code."""
 
@@ -285,6 +299,9 @@ class TrainConfig(_Frozen):
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(256, ge=1)
     learning_rate: dict[int, float] = Field(default_factory=lambda: {1: 1e-3, 11: 5e-4, 21: 1e-4})
+    #: Instead of ``learning_rate``: a named schedule, expanded into ``learning_rate`` over
+    #: ``epochs`` when the config is read (a run's saved config holds the expanded rates).
+    lr_schedule: LRSchedule | None = Field(None, exclude=True)
     clip_grad_norm: float | None = Field(1.0, gt=0.0)
     seed: int = 111
     predict_last_n: int = Field(1, ge=1)
@@ -297,6 +314,22 @@ class TrainConfig(_Frozen):
     init_from: Path | None = None
     #: Checkpoint epoch of ``init_from`` (resolved and recorded when the run starts).
     init_epoch: int | None = Field(None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_lr_schedule(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or data.get("lr_schedule") is None:
+            return data
+        if "learning_rate" in data:
+            raise ValueError("set train.learning_rate or train.lr_schedule, not both (to "
+                             "replace a config's schedule: --set train.lr_schedule=null)")
+        schedule = LRSchedule.model_validate(data["lr_schedule"])
+        epochs = data.get("epochs", cls.model_fields["epochs"].default)
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+            raise ValueError(f"train.lr_schedule needs train.epochs >= 1, got {epochs!r}")
+        rates = lr_schedule(schedule.kind, epochs, schedule.peak, schedule.warmup, schedule.div,
+                            schedule.final_div)
+        return {**data, "lr_schedule": schedule, "learning_rate": rates}
 
     @model_validator(mode="after")
     def _patience_needs_validation(self) -> TrainConfig:

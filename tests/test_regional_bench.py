@@ -26,43 +26,18 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "caravan_camels_dev"
 
 
-def test_step_schedule_by_hand():
-    # warm-up: 2e-3 * e / 3 for e = 1..3; /2 after round(0.6 * 60) = 36; /10 after 51
-    assert lr_schedule("step", 60, 2e-3, warmup=3) == {
-        1: 6.667e-4, 2: 1.333e-3, 3: 2e-3, 37: 1e-3, 52: 2e-4}
-
-
-def test_cosine_schedule_by_hand():
-    # lr = 0.1 + 0.9 * (1 + cos(pi * t)) / 2, t = 0, 1/4, 1/2, 3/4, 1
-    assert lr_schedule("cosine", 5, 1.0, final_div=10) == {
-        1: 1.0, 2: 0.8682, 3: 0.55, 4: 0.2318, 5: 0.1}
-
-
-def test_one_cycle_warms_up_from_peak_over_div_then_anneals():
-    rates = lr_schedule("one_cycle", 10, 2.5, div=25, final_div=100)
-    # warm-up over round(0.3 * 10) = 3 epochs from 0.1: 0.1 + 2.4 * e / 3
-    assert rates[1] == pytest.approx(0.9) and rates[2] == pytest.approx(1.7)
-    assert rates[3] == 2.5 and 4 not in rates  # epoch 4 (first of the decay) stays at peak
-    assert rates[10] == pytest.approx(0.025)
-
-
-def test_schedule_is_defined_by_planned_epochs_and_rejects_bad_input():
-    assert lr_schedule("step", 10, 1.0) == {1: 1.0, 7: 0.5, 10: 0.1}
-    assert lr_schedule("step", 20, 1.0) == {1: 1.0, 13: 0.5, 18: 0.1}
-    with pytest.raises(ValueError, match="unknown schedule kind"):
-        lr_schedule("linear", 10, 1.0)
-    with pytest.raises(ValueError, match="epochs >= 1"):
-        lr_schedule("step", 0, 1.0)
-
-
 def test_schedule_text_is_accepted_by_the_config(tmp_path):
     from ealstm.config import load_config
+    from ealstm.errors import ConfigError
 
     text = schedule_text(lr_schedule("step", 60, 2e-3, warmup=3))
     if not SHARED.is_dir():
         pytest.skip("../shared/data/caravan_camels_dev is absent")
-    cfg = load_config(CONFIGS / "caravan_dev_seq2seq.yml", [f"train.learning_rate={text}"])
+    config = CONFIGS / "caravan_dev_seq2seq.yml"  # it names a schedule: replacing it says so
+    cfg = load_config(config, ["train.lr_schedule=null", f"train.learning_rate={text}"])
     assert cfg.train.learning_rate == {1: 6.667e-4, 2: 1.333e-3, 3: 2e-3, 37: 1e-3, 52: 2e-4}
+    with pytest.raises(ConfigError, match="train.lr_schedule=null"):
+        load_config(config, [f"train.learning_rate={text}"])
 
 
 def test_epoch_at_takes_the_last_epoch_finished_before_the_mark():
@@ -227,8 +202,14 @@ def test_candidates_load_and_every_config_validates(tmp_path):
         assert str(cfg.data.validation_period.start) == "2006-10-01"
         assert cfg.train.validate_every == 1
     refits = {r.name: r.overrides for r in recipes if r.refit}
-    assert refits["s2s_b16_step_refit_s111"] == ("train.seed=111",)
-    assert refits["s2s_b16_step_refit_s222"] == ("train.seed=222",)
+    assert refits["s2s_b16_step_refit_s111"] == ("model.hidden_size=256", "train.seed=111")
+    assert refits["s2s_h128_refit_s222"] == ("model.hidden_size=128", "train.seed=222")
+    # the base config is the recommended recipe and may change: a measured candidate on it
+    # names its hidden size and schedule, so that it keeps what it ran with
+    for recipe in recipes:
+        if recipe.config.name == "caravan_dev_seq2seq.yml":
+            assert any(o.startswith("model.hidden_size=") for o in recipe.overrides)
+            assert recipe.lr_overrides(), recipe.name
 
 
 def test_candidate_periods_must_be_known(tmp_path):
@@ -302,7 +283,7 @@ def test_nh_translation_of_the_schedule_and_dates():
 
 
 def test_recipe_config_is_its_candidate(tmp_path):
-    """configs/caravan_dev_seq2seq.yml is the measured refit s2s_b16_step_refit_s111 (same
+    """configs/caravan_dev_seq2seq.yml is the measured refit s2s_h128_refit_s111 (same
     periods, schedule, epochs and seed), and the experiment config's members are it per seed."""
     if not SHARED.is_dir():
         pytest.skip("../shared/data/caravan_camels_dev is absent")
@@ -311,18 +292,20 @@ def test_recipe_config_is_its_candidate(tmp_path):
     from ealstm.config import load_config
     from ealstm.experiment.config import load_experiment_config, member_config
 
-    (recipe,) = load_recipes(CONFIGS / "caravan_dev_candidates.yml", ["s2s_b16_step_refit_s111"])
+    (recipe,) = load_recipes(CONFIGS / "caravan_dev_candidates.yml", ["s2s_h128_refit_s111"])
     args = parse_args(["--runs-dir", str(tmp_path)])
     shipped = load_config(CONFIGS / "caravan_dev_seq2seq.yml")
     candidate = load_config(recipe.config, selection_overrides(recipe, args, []))
-    assert candidate.train == shipped.train
+    assert shipped.train.lr_schedule is not None and candidate.train.lr_schedule is None
+    assert candidate.train.model_dump() == shipped.train.model_dump()  # the expanded rates
     assert candidate.data.model_copy(update={"cache_dir": None}) == shipped.data
     assert candidate.model == shipped.model
     experiment = load_experiment_config(CONFIGS / "experiment_caravan_dev.yml")
     for seed in experiment.seeds:
         member = member_config(experiment, "ealstm_nse_s2s", seed)
         assert member.data == shipped.data and member.model == shipped.model
-        assert member.train == shipped.train.model_copy(update={"seed": seed})
+        assert member.train.model_dump() == shipped.train.model_copy(
+            update={"seed": seed}).model_dump()
 
 
 def test_nh_mirror_holds_the_csv_values_as_netcdf(tmp_path):
