@@ -226,9 +226,9 @@ def markdown(args: argparse.Namespace, results: dict, selection: Selection, test
         "## Candidates (validation)", md_table(head, _candidate_rows(results, budget_s, selection)),
         f"Chosen: **{chosen}** ({selection.reason()}). Tie rule: the leader (best validation "
         "median NSE at the end of the budget) is compared with each other candidate basin by "
-        f"basin (paired Wilcoxon signed-rank test, column p vs leader); p >= {TIE_ALPHA} is a "
-        "tie, and the smallest tied recipe wins (fewest parameters, then fewest seconds per "
-        "epoch). "
+        "basin (one-sided paired Wilcoxon signed-rank test that the leader is better, column p "
+        f"vs leader); p >= {TIE_ALPHA} is a tie, and the smallest tied recipe wins (fewest "
+        "parameters, then fewest seconds per epoch). "
         f"Learning curves: `{args.out.name}_curves.csv`, `{args.out.name}_curves.png`.",
         "## Test median / mean NSE at the time marks (minutes)",
         md_table(["arm", "mark", "epoch", "median NSE", "mean NSE"], _test_rows(tested, nh)),

@@ -1,9 +1,10 @@
 """The choice of `regional_dev.py` (issue 14): best validation median NSE, with a tie rule.
 
 Two validation years cannot separate candidates whose medians differ by less than ~0.01, so the
-leader is compared with every other candidate basin by basin with the paired Wilcoxon
-signed-rank test (the paper's test for comparing models). Candidates it does not separate from
-the leader (p >= ``TIE_ALPHA``) are tied with it, and among tied candidates the smallest wins:
+leader is compared with every other candidate basin by basin with the one-sided paired Wilcoxon
+signed-rank test (the paper's test for comparing models): is the leader better? Candidates it is
+not shown to beat (p >= ``TIE_ALPHA``, including one better basin by basin despite a lower
+median) are tied with it, and among tied candidates the smallest wins:
 fewest parameters, then fewest seconds per epoch (the one-standard-error rule's "simplest model
 within the noise of the best").
 """
@@ -64,9 +65,9 @@ class Selection:
                     + (f"; tied with {', '.join(tied)} and no larger" if tied else
                        ("; separated from every other candidate"
                         if self.table["p_vs_leader"].notna().any() else "")))
-        return (f"tied with the validation leader {self.leader} (paired Wilcoxon over basins, "
-                f"p >= {TIE_ALPHA}) and the smallest of the tied recipes (fewest parameters, "
-                "then fewest seconds per epoch)")
+        return (f"tied with the validation leader {self.leader} (one-sided paired Wilcoxon over "
+                f"basins, p >= {TIE_ALPHA}) and the smallest of the tied recipes (fewest "
+                "parameters, then fewest seconds per epoch)")
 
 
 def choose(results: dict[str, dict], budget_s: float,
@@ -94,7 +95,7 @@ def choose(results: dict[str, dict], budget_s: float,
     best = basin_nse(leader, int(table.loc[leader, "epoch"]))
     for name in table.index.drop(leader):
         p = paired_p_value(best, basin_nse(name, int(table.loc[name, "epoch"])))
-        table.loc[name, ["p_vs_leader", "tied"]] = [p, p >= TIE_ALPHA]
+        table.loc[name, ["p_vs_leader", "tied"]] = [p, bool(p >= TIE_ALPHA)]  # NaN: not tied
     if parameters is not None:
         table["parameters"] = [parameters(n, int(table.loc[n, "epoch"])) for n in table.index]
     tied = table[table["tied"]].sort_values(["parameters", "s_epoch"], na_position="last",
@@ -103,19 +104,20 @@ def choose(results: dict[str, dict], budget_s: float,
 
 
 def paired_p_value(a: pd.Series, b: pd.Series) -> float:
-    """Two-sided Wilcoxon signed-rank p-value of per-basin scores, on the basins both scored.
+    """One-sided Wilcoxon signed-rank p-value that ``a`` beats ``b`` basin by basin, on the
+    basins both scored.
 
-    Identical scores give 1.0 (nothing separates them).
+    Identical scores give 1.0 (nothing separates them); no shared basin gives NaN (a run
+    without finite scores, e.g. a diverged one, is never tied with the leader).
     """
     from scipy.stats import wilcoxon
 
     both = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").dropna()
-    difference = both["a"] - both["b"]
     if len(both) == 0:
-        raise SystemExit("regional_dev: two candidates share no basin with a validation NSE")
-    if (difference == 0).all():
+        return float("nan")
+    if (both["a"] == both["b"]).all():
         return 1.0
-    return float(wilcoxon(both["a"], both["b"]).pvalue)
+    return float(wilcoxon(both["a"], both["b"], alternative="greater").pvalue)
 
 
 def validation_basin_nse(run_dir: Path, epoch: int) -> pd.Series:
@@ -125,8 +127,9 @@ def validation_basin_nse(run_dir: Path, epoch: int) -> pd.Series:
     from ealstm.io import save_csv
 
     kept = Path(run_dir) / f"val_nse_epoch{epoch:03d}.csv"
-    if kept.is_file():
-        return pd.read_csv(kept, index_col=0)["nse"]
+    if kept.is_file():  # basin ids as text: numeric ids keep their leading zeros
+        frame = pd.read_csv(kept, dtype=str)
+        return frame.set_index(frame.columns[0])["nse"].astype(float)
     nse = evaluate_run(run_dir, "validation", epoch=epoch).table["nse"]
     save_csv(kept, nse.to_frame())
     return nse

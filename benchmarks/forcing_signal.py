@@ -6,9 +6,11 @@ carries less of the signal than a CAMELS product: for every basin that is both i
 set and in the NCAR sample with NLDAS forcings (`../shared`), the correlation between the daily
 change of the observed discharge (the same USGS record in both) and each product's
 precipitation, on the days both have, at the best lag of -1, 0 or +1 day (so that a different
-day boundary cannot decide it). Writes ``<out>.md`` and ``<out>.json``.
+day boundary cannot decide it). With ``--metrics`` (a run's per-basin metrics file), also the
+median test NSE by quartile of snow fraction and aridity. Writes ``<out>.md`` and ``<out>.json``.
 
-    .venv/bin/python benchmarks/forcing_signal.py --out benchmarks/results/forcing_signal
+    .venv/bin/python benchmarks/forcing_signal.py --out benchmarks/results/forcing_signal \
+        --metrics <run>/metrics_test.csv
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ def rise_correlation(discharge: pd.Series, precipitation: pd.Series) -> tuple[fl
     lag (``+1``: precipitation of the day before), on the days both are finite."""
     rise = discharge.diff()
     scores = {lag: rise.corr(precipitation.shift(lag)) for lag in LAGS}
+    scores = {lag: r for lag, r in scores.items() if r == r}  # NaN: too few shared days
+    if not scores:
+        return float("nan"), 0
     lag = max(scores, key=lambda k: scores[k])
     return float(scores[lag]), lag
 
@@ -45,8 +50,9 @@ def basin_row(basin: str, start: str, end: str) -> dict:
     both = pd.concat([nldas["prcp"].rename("nldas"),
                       series["total_precipitation_sum"].rename("era5_land"),
                       series["streamflow"].rename("q")], axis=1, join="inner").loc[start:end]
-    both = both.dropna(subset=["nldas", "era5_land"])
-    row = {"basin": basin, "days": int(both["q"].notna().sum())}
+    both = both.dropna(subset=["nldas", "era5_land"]).asfreq("D")  # diff/shift by date
+    used = both["q"].diff().notna() & both["nldas"].notna()
+    row = {"basin": basin, "days": int(used.sum())}
     for product in ("nldas", "era5_land"):
         row[f"r_{product}"], row[f"lag_{product}"] = rise_correlation(both["q"], both[product])
         row[f"mean_p_{product}"] = float(both[product].mean())
@@ -63,6 +69,24 @@ def common_basins() -> list[str]:
     return sorted(dev & nldas)
 
 
+def nse_by_climate(metrics: Path) -> dict[str, pd.DataFrame]:
+    """Median NSE and basin count per quartile of ``frac_snow`` and ``aridity``."""
+    nse = pd.read_csv(metrics, index_col=0)["nse"]
+    attributes = caravan.read_attributes(SHARED / "caravan_camels_dev", list(nse.index))
+    both = attributes[["frac_snow", "aridity"]].join(nse, how="inner")
+    return {col: both.groupby(pd.qcut(both[col], 4, duplicates="drop"), observed=True)["nse"].agg(
+        ["median", "count"]) for col in ("frac_snow", "aridity")}
+
+
+def climate_text(groups: dict[str, pd.DataFrame], metrics: Path) -> str:
+    rows = [f"Median test NSE by quartile (`{metrics}`):", "",
+            "| attribute | quartile | median NSE | basins |", "|---|---|---|---|"]
+    for col, frame in groups.items():
+        rows += [f"| {col} | {interval} | {row['median']:.3f} | {row['count']:.0f} |"
+                 for interval, row in frame.iterrows()]
+    return "\n".join(rows)
+
+
 def markdown(table: pd.DataFrame, start: str, end: str) -> str:
     better = int((table["r_nldas"] > table["r_era5_land"]).sum())
     cols = ["basin", "days", "r_nldas", "lag_nldas", "r_era5_land", "lag_era5_land",
@@ -74,7 +98,8 @@ def markdown(table: pd.DataFrame, start: str, end: str) -> str:
     return "\n\n".join([
         "# Streamflow signal in the precipitation products (issue 14)",
         f"Basins of the Caravan development set that are also in the NCAR sample with NLDAS "
-        f"forcings: {len(table)}. Days {start}..{end} where both products have a value. `r_*`: "
+        f"forcings: {len(table)}. Days {start}..{end} where both products have a value (`days`: "
+        "those with a discharge change too). `r_*`: "
         "correlation of the daily change of observed discharge with the product's "
         "precipitation, at the best lag of -1/0/+1 day (`lag_*`; +1 = the day before); "
         "`r_between`: correlation of the two precipitation series; `mean_p_*`: mm/day.",
@@ -90,13 +115,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--start", default="1993-10-01")
     p.add_argument("--end", default="2008-09-30")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/forcing_signal")
+    p.add_argument("--metrics", type=Path, help="per-basin metrics CSV of a run on the dev set")
     args = p.parse_args(argv)
     if not SHARED.is_dir():
         raise SystemExit(f"forcing_signal: {SHARED} is absent")
     table = pd.DataFrame([basin_row(b, args.start, args.end) for b in common_basins()])
     save_json(args.out.with_suffix(".json"), {"start": args.start, "end": args.end,
                                                "basins": table.to_dict("records")})
-    write_text(args.out.with_suffix(".md"), markdown(table, args.start, args.end))
+    text = markdown(table, args.start, args.end)
+    if args.metrics:
+        groups = nse_by_climate(args.metrics)
+        text = text.replace("Reproduce:", climate_text(groups, args.metrics) + "\n\nReproduce:")
+        text = text.replace("forcing_signal.py`", f"forcing_signal.py --metrics {args.metrics}`")
+    write_text(args.out.with_suffix(".md"), text)
     print(args.out.with_suffix(".md").read_text())
 
 

@@ -318,15 +318,27 @@ class TrainConfig(_Frozen):
     @model_validator(mode="before")
     @classmethod
     def _expand_lr_schedule(cls, data: Any) -> Any:
+        """Expand ``lr_schedule`` into ``learning_rate``.
+
+        An invalid schedule or epoch count is left to the field validation, which reports it at
+        its key.
+        """
         if not isinstance(data, Mapping) or data.get("lr_schedule") is None:
             return data
-        if "learning_rate" in data:
-            raise ValueError("set train.learning_rate or train.lr_schedule, not both (to "
-                             "replace a config's schedule: --set train.lr_schedule=null)")
-        schedule = LRSchedule.model_validate(data["lr_schedule"])
+        if data.get("learning_rate") is not None:
+            raise ValueError("set train.learning_rate or train.lr_schedule, not both (--set "
+                             "train.lr_schedule=null keeps the rates, --set "
+                             "train.learning_rate=null the named schedule)")
         epochs = data.get("epochs", cls.model_fields["epochs"].default)
+        try:
+            schedule = LRSchedule.model_validate(data["lr_schedule"])
+        except ValidationError:
+            return {k: v for k, v in data.items() if k != "learning_rate"}
         if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-            raise ValueError(f"train.lr_schedule needs train.epochs >= 1, got {epochs!r}")
+            return {k: v for k, v in data.items() if k != "learning_rate"}
+        if schedule.warmup is not None and schedule.warmup >= epochs:
+            raise ValueError(f"train.lr_schedule.warmup ({schedule.warmup}) must be smaller "
+                             f"than train.epochs ({epochs})")
         rates = lr_schedule(schedule.kind, epochs, schedule.peak, schedule.warmup, schedule.div,
                             schedule.final_div)
         return {**data, "lr_schedule": schedule, "learning_rate": rates}

@@ -155,10 +155,28 @@ def test_paired_p_value_uses_the_basins_both_scored():
     a = pd.Series([0.5, 0.6, 0.7, 0.2, 0.9, 0.1], index=list("abcdef"))
     b = pd.Series([0.4, 0.65, 0.5, np.nan, 0.95, 0.3, 0.8], index=list("abcdefg"))
     kept = list("abcef")  # d has no score in b, g none in a
-    assert paired_p_value(a, b) == pytest.approx(wilcoxon(a[kept], b[kept]).pvalue)
+    expected = wilcoxon(a[kept], b[kept], alternative="greater").pvalue
+    assert paired_p_value(a, b) == pytest.approx(expected)
     assert paired_p_value(a, a.copy()) == 1.0
-    with pytest.raises(SystemExit, match="share no basin"):
-        paired_p_value(a, pd.Series([0.1], index=["z"]))
+    assert np.isnan(paired_p_value(a, pd.Series([0.1], index=["z"])))  # nothing shared
+
+
+def test_tie_rule_keeps_a_candidate_better_basin_by_basin_and_drops_a_diverged_one():
+    """One-sided: a candidate with a lower median that beats the leader in most basins is not
+    'separated' from it; a candidate without a finite basin score is never tied."""
+    from _selection import choose
+
+    basins = [f"b{i}" for i in range(40)]
+    leader = pd.Series(np.r_[np.full(10, 0.9), np.full(30, 0.3)], index=basins)
+    better_mostly = pd.Series(np.r_[np.full(10, 0.2), np.full(30, 0.35)], index=basins)
+    nse = {"lead": leader, "small": better_mostly,
+           "nan": pd.Series(np.nan, index=basins)}
+    results = {"lead": _curve(0.60, 30.0), "small": _curve(0.35, 10.0),
+               "nan": _curve(0.10, 5.0)}
+    size = {"lead": 1000, "small": 300, "nan": 10}
+    selection = choose(results, 100.0, lambda n, e: nse[n], lambda n, e: size[n])
+    assert selection.chosen == "small" and selection.table.loc["small", "p_vs_leader"] > 0.5
+    assert not selection.table.loc["nan", "tied"]
 
 
 def test_validation_basin_nse_is_kept_for_skip_done(tmp_path, monkeypatch):
@@ -170,14 +188,15 @@ def test_validation_basin_nse_is_kept_for_skip_done(tmp_path, monkeypatch):
 
     def fake_evaluate(run_dir, period, epoch):
         calls.append((period, epoch))
-        table = pd.DataFrame({"nse": [0.25, 0.5]}, index=pd.Index(["x", "y"], name="basin"))
+        table = pd.DataFrame({"nse": [0.25, 0.5]},
+                             index=pd.Index(["01013500", "y"], name="basin"))
         return type("Evaluation", (), {"table": table})()
 
     monkeypatch.setattr(run_module, "evaluate_run", fake_evaluate)
     first = _selection.validation_basin_nse(tmp_path, 7)
     again = _selection.validation_basin_nse(tmp_path, 7)
     assert calls == [("validation", 7)]
-    assert again.to_dict() == first.to_dict() == {"x": 0.25, "y": 0.5}
+    assert again.to_dict() == first.to_dict() == {"01013500": 0.25, "y": 0.5}  # ids as text
 
 
 def test_candidates_load_and_every_config_validates(tmp_path):

@@ -51,13 +51,25 @@ def test_config_lr_schedule_expands_over_the_epochs_and_is_not_saved():
     assert one_cycle.learning_rate == lr_schedule("one_cycle", 10, 2.5, final_div=100)
 
 
+def _error_locations(data: dict) -> list[tuple]:
+    with pytest.raises(ValidationError) as caught:
+        TrainConfig.model_validate(data)
+    return [e["loc"] for e in caught.value.errors()]
+
+
 def test_config_lr_schedule_errors_name_the_key():
-    with pytest.raises(ValidationError, match="train.learning_rate or train.lr_schedule"):
-        TrainConfig.model_validate({"learning_rate": {1: 1e-3},
-                                    "lr_schedule": {"kind": "step", "peak": 1.0}})
-    with pytest.raises(ValidationError, match="kind"):
-        TrainConfig.model_validate({"lr_schedule": {"kind": "linear", "peak": 1.0}})
-    with pytest.raises(ValidationError, match="peak"):
-        TrainConfig.model_validate({"lr_schedule": {"kind": "step", "peak": 0.0}})
-    with pytest.raises(ValidationError, match="epochs >= 1"):
-        TrainConfig.model_validate({"epochs": 0, "lr_schedule": {"kind": "step", "peak": 1.0}})
+    step = {"kind": "step", "peak": 1.0}
+    with pytest.raises(ValidationError, match="train.lr_schedule=null keeps the rates"):
+        TrainConfig.model_validate({"learning_rate": {1: 1e-3}, "lr_schedule": step})
+    # learning_rate: null next to a schedule (e.g. --set over a config that has rates) is fine
+    assert TrainConfig.model_validate({"epochs": 10, "learning_rate": None,
+                                       "lr_schedule": step}).learning_rate[7] == 0.5
+    assert _error_locations({"lr_schedule": {"kind": "linear", "peak": 1.0}}) == [
+        ("lr_schedule", "kind")]
+    assert _error_locations({"lr_schedule": {"kind": "step", "peak": 0.0}}) == [
+        ("lr_schedule", "peak")]
+    assert _error_locations({"lr_schedule": {"kind": "step", "peak": 1.0, "warmpu": 2}}) == [
+        ("lr_schedule", "warmpu")]
+    assert _error_locations({"epochs": 0, "lr_schedule": step}) == [("epochs",)]
+    with pytest.raises(ValidationError, match=r"warmup \(10\) must be smaller than train.epochs"):
+        TrainConfig.model_validate({"epochs": 10, "lr_schedule": {**step, "warmup": 10}})

@@ -87,8 +87,10 @@ def check_same_config(paths: RunPaths, cfg: RunConfig) -> None:
                   for key in new[section] if new[section][key] != saved[section].get(key))
     diff += [key for key in new if not isinstance(new[key], dict) and new[key] != saved[key]]
     if diff:
+        hint = ("; a train.lr_schedule is stretched over train.epochs, so other epochs give "
+                "other rates" if "train.learning_rate" in diff else "")
         raise CheckpointError(f"cannot resume {paths.root}: the config differs from the one it "
-                              f"was started with in {diff}")
+                              f"was started with in {diff}{hint}")
 
 
 def restore(paths: RunPaths, model: nn.Module, optimizer: torch.optim.Optimizer
