@@ -6,7 +6,8 @@ and validated every epoch on 2006-10-01..2008-09-30 (carved from the paper's tra
 so the test period 1989-10-01..1999-09-30 is never used to choose). The child is stopped once
 the budget is spent; by default the time the library spends on its per-epoch validation is not
 charged to the budget (``--count-validation`` charges it). Each candidate's learning-rate
-schedule is defined by its *planned* epochs (``_budget.lr_schedule``), so plan epochs that fit.
+schedule is defined by its *planned* epochs (``ealstm.schedules.lr_schedule``), so plan epochs
+that fit.
 A candidate with ``periods: paper`` is a *refit*: a chosen recipe fitted on the paper's whole
 training period 1999-10-01..2008-09-30 without validation, which never takes part in the choice.
 
