@@ -1,9 +1,8 @@
 """Wall-time budget helpers shared by `regional_dev.py` and `regional_nh.py` (issue 14).
 
-* :func:`lr_schedule` (from :mod:`ealstm.schedules`): per-epoch learning rates defined by the
-  *planned* number of epochs (linear warm-up, then step decay, cosine or one-cycle), as the
-  ``{epoch: lr}`` mapping that both ealstm (``train.learning_rate``, from epoch 1) and
-  neuralhydrology (``learning_rate``, key 0 = first epoch) take.
+* :func:`schedule_text`: a schedule of :func:`ealstm.schedules.lr_schedule` (the ``{epoch: lr}``
+  mapping that both ealstm's ``train.learning_rate``, from epoch 1, and neuralhydrology's
+  ``learning_rate``, key 0 = first epoch, take) as ``--set`` text.
 * :func:`run_with_budget`: runs a training command in a child process and stops it once the
   budget is spent; returns the child's own peak RSS (``os.wait4``) and its start time.
 * :func:`epoch_at`: the last epoch finished before a time mark (the checkpoint a user would
@@ -22,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-
-from ealstm.schedules import SCHEDULE_KINDS, lr_schedule  # noqa: F401 (the runners' import)
 
 #: Paper periods (Kratzert et al. 2019) and the validation period carved from the training
 #: years for selection: the model is fitted on SELECT_TRAIN and scored on VALIDATION.

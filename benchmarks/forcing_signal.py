@@ -23,6 +23,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _budget import md_table  # noqa: E402
 
 from ealstm.data.readers import camels_us, caravan, generic  # noqa: E402
 from ealstm.io import save_json, write_text  # noqa: E402
@@ -79,22 +82,18 @@ def nse_by_climate(metrics: Path) -> dict[str, pd.DataFrame]:
 
 
 def climate_text(groups: dict[str, pd.DataFrame], metrics: Path) -> str:
-    rows = [f"Median test NSE by quartile (`{metrics}`):", "",
-            "| attribute | quartile | median NSE | basins |", "|---|---|---|---|"]
-    for col, frame in groups.items():
-        rows += [f"| {col} | {interval} | {row['median']:.3f} | {row['count']:.0f} |"
-                 for interval, row in frame.iterrows()]
-    return "\n".join(rows)
+    rows = [[col, interval, f"{row['median']:.3f}", f"{row['count']:.0f}"]
+            for col, frame in groups.items() for interval, row in frame.iterrows()]
+    return (f"Median test NSE by quartile (`{metrics}`):\n\n"
+            + md_table(["attribute", "quartile", "median NSE", "basins"], rows))
 
 
 def markdown(table: pd.DataFrame, start: str, end: str) -> str:
     better = int((table["r_nldas"] > table["r_era5_land"]).sum())
     cols = ["basin", "days", "r_nldas", "lag_nldas", "r_era5_land", "lag_era5_land",
             "r_between", "mean_p_nldas", "mean_p_era5_land"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, row in table[cols].iterrows():
-        lines.append("| " + " | ".join(f"{v:.2f}" if isinstance(v, float) else str(v)
-                                       for v in row) + " |")
+    rows = [[f"{v:.2f}" if isinstance(v, float) else v for v in row]
+            for row in table[cols].itertuples(index=False)]
     return "\n\n".join([
         "# Streamflow signal in the precipitation products (issue 14)",
         f"Basins of the Caravan development set that are also in the NCAR sample with NLDAS "
@@ -103,7 +102,7 @@ def markdown(table: pd.DataFrame, start: str, end: str) -> str:
         "correlation of the daily change of observed discharge with the product's "
         "precipitation, at the best lag of -1/0/+1 day (`lag_*`; +1 = the day before); "
         "`r_between`: correlation of the two precipitation series; `mean_p_*`: mm/day.",
-        "\n".join(lines),
+        md_table(cols, rows),
         f"NLDAS explains the discharge rise better in {better} of {len(table)} basins "
         f"(median r {table['r_nldas'].median():.2f} against "
         f"{table['r_era5_land'].median():.2f} for ERA5-Land).",

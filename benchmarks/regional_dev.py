@@ -57,7 +57,6 @@ from _budget import (  # noqa: E402
     SELECT_TRAIN,
     VALIDATION,
     BudgetRun,
-    lr_schedule,
     run_with_budget,
     schedule_text,
 )
@@ -70,6 +69,7 @@ from _selection import choose, parameter_count, validation_basin_nse  # noqa: E4
 
 from ealstm.config import load_config  # noqa: E402
 from ealstm.io import load_json, save_json  # noqa: E402
+from ealstm.schedules import lr_schedule  # noqa: E402
 
 
 @dataclass(frozen=True)

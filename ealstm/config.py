@@ -333,8 +333,9 @@ class TrainConfig(_Frozen):
         try:
             schedule = LRSchedule.model_validate(data["lr_schedule"])
         except ValidationError:
-            return {k: v for k, v in data.items() if k != "learning_rate"}
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+            schedule = None
+        counted = isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1
+        if schedule is None or not counted:
             return {k: v for k, v in data.items() if k != "learning_rate"}
         if schedule.warmup is not None and schedule.warmup >= epochs:
             raise ValueError(f"train.lr_schedule.warmup ({schedule.warmup}) must be smaller "

@@ -17,7 +17,6 @@ sys.path.insert(0, str(BENCH))
 from _budget import (  # noqa: E402
     epoch_at,
     goal_rows,
-    lr_schedule,
     run_with_budget,
     schedule_text,
 )
@@ -29,6 +28,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "caravan_came
 def test_schedule_text_is_accepted_by_the_config(tmp_path):
     from ealstm.config import load_config
     from ealstm.errors import ConfigError
+    from ealstm.schedules import lr_schedule
 
     text = schedule_text(lr_schedule("step", 60, 2e-3, warmup=3))
     if not SHARED.is_dir():
