@@ -31,7 +31,8 @@ import logging
 import torch
 from torch import nn
 
-from ealstm.models.kernel import ealstm_kernel, kernel_weights
+from ealstm.models.dropout import OutputDropout
+from ealstm.models.kernel import ealstm_kernel, gate_inputs, kernel_weights
 from ealstm.models.lstm import check_inputs, init_gate_weights_, init_torch_lstm_
 from ealstm.models.recurrence import Workspace, ealstm_recurrence
 
@@ -131,7 +132,7 @@ class EALSTM(nn.Module):
         self.static_gate = nn.Linear(n_static, hidden_size)
         self.upper_layers = (nn.LSTM(hidden_size, hidden_size, num_layers=num_layers - 1)
                              if num_layers > 1 else None)
-        self.dropout = nn.Dropout(p=dropout)
+        self.dropout = OutputDropout(p=dropout)
         self.head = nn.Linear(hidden_size, 1)
         self.workspace = Workspace()
         self.implementation = implementation
@@ -210,8 +211,10 @@ class EALSTM(nn.Module):
                      chosen, self.implementation, x_d.shape[0], x_d.device)
         self.last_implementation = chosen
         if chosen == "kernel":
-            weights = kernel_weights(self.weight_ih, self.weight_hh, self.bias,
-                                     self.static_gate.weight, self.static_gate.bias)
-            return ealstm_kernel(x_d, x_s, weights, n_out)
+            z, gate_weight, gate_bias = gate_inputs(x_s, self.static_gate.weight,
+                                                    self.static_gate.bias)
+            weights = kernel_weights(self.weight_ih, self.weight_hh, self.bias, gate_weight,
+                                     gate_bias)
+            return ealstm_kernel(x_d, z, weights, n_out)
         weight_cat = torch.cat([self.weight_hh, self.weight_ih, self.bias.unsqueeze(1)], dim=1)
         return ealstm_recurrence(x_d, self.input_gate(x_s), weight_cat, n_out, self.workspace)

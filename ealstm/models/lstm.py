@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ealstm.models.dropout import OutputDropout
+
 
 def check_inputs(
     x_d: torch.Tensor,
@@ -146,7 +148,7 @@ class LSTM(nn.Module):
         self.hidden_size = hidden_size
         self.lstm = nn.LSTM(n_dynamic + n_static, hidden_size, num_layers=num_layers,
                             batch_first=True)
-        self.dropout = nn.Dropout(p=dropout)
+        self.dropout = OutputDropout(p=dropout)
         self.head = nn.Linear(hidden_size, 1)
         init_torch_lstm_(self.lstm, initial_forget_bias)
 

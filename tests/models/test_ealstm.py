@@ -52,7 +52,9 @@ def naive_ealstm(
     seq = torch.stack(hs, dim=1)
     for layer in range(num_layers - 1):
         seq = naive_lstm_layer(seq, p, layer)
-    last = torch.nn.functional.dropout(seq[:, -n:], p=dropout, training=training)
+    last = seq[:, -n:]
+    if training and dropout:  # keep each unit with probability 1 - p, scale by 1 / (1 - p)
+        last = last * (torch.rand_like(last) < 1 - dropout) / (1 - dropout)
     return (last @ p["head.weight"].T + p["head.bias"]).squeeze(-1)
 
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from ealstm.config import ModelConfig
 from ealstm.models import EALSTM, build_model
 from ealstm.models.ealstm import CPU_KERNEL_MAX_WORK, choose_implementation
-from ealstm.models.kernel import kernel_weights
+from ealstm.models.kernel import gate_inputs, kernel_weights
 from tests.models.test_ealstm import make_inputs, randomize_
 
 CPU, GPU = torch.device("cpu"), torch.device("cuda", 0)
@@ -134,3 +134,35 @@ def test_config_key_reaches_the_model_and_is_ealstm_only():
         ModelConfig(name="lstm", implementation="kernel")
     with pytest.raises(ValidationError, match="implementation"):
         ModelConfig(implementation="cudnn")
+
+
+@pytest.mark.parametrize(("batch", "one_hot"), [(1, True), (3, True), (4, False), (6, False)])
+def test_gate_inputs_are_one_hot_rows_below_n_static(batch, one_hot):
+    model = EALSTM(3, 4, hidden_size=5)
+    randomize_(model)
+    _, x_s = make_inputs(batch, 2, 3, 4)
+    z, weight, bias = gate_inputs(x_s, model.static_gate.weight, model.static_gate.bias)
+    assert z.shape == (batch, batch if one_hot else 4)
+    # the block the kernel's matmul sees gives eq. 7's pre-activation, bit for bit where one-hot
+    pre = model.static_gate(x_s)
+    if one_hot:
+        assert torch.equal(z, torch.eye(batch)) and torch.count_nonzero(bias) == 0
+        assert torch.equal(weight.T, pre)
+    else:
+        assert z is x_s and weight is model.static_gate.weight
+    torch.testing.assert_close(z @ weight.T + bias, pre)
+
+
+@pytest.mark.parametrize("batch", [2, 6])  # one-hot gate inputs and the statics themselves
+def test_kernel_gradients_of_the_static_gate_match_the_loop(batch):
+    grads = {}
+    for impl in ("loop", "kernel"):
+        torch.manual_seed(0)
+        model = EALSTM(3, 4, hidden_size=5, dropout=0.0, implementation=impl)
+        randomize_(model)
+        x_d, x_s = make_inputs(batch, 7, 3, 4)
+        x_s.requires_grad_(True)
+        (model(x_d, x_s, 3) * torch.linspace(-1, 1, 3)).sum().backward()
+        grads[impl] = [model.static_gate.weight.grad, model.static_gate.bias.grad, x_s.grad]
+    for kernel, loop in zip(grads["kernel"], grads["loop"], strict=True):
+        torch.testing.assert_close(kernel, loop, rtol=1e-5, atol=1e-6)
