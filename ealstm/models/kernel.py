@@ -88,7 +88,7 @@ def gate_inputs(x_s: torch.Tensor, static_weight: torch.Tensor, static_bias: tor
 
 
 def ealstm_kernel(
-    x_d: torch.Tensor, x_s: torch.Tensor, weights: list[torch.Tensor], n_out: int
+    x_d: torch.Tensor, z: torch.Tensor, weights: list[torch.Tensor], n_out: int
 ) -> torch.Tensor:
     """Hidden states of eqs. 7-12 from one LSTM-kernel call.
 
@@ -96,8 +96,9 @@ def ealstm_kernel(
     ----------
     x_d
         Dynamic inputs ``[batch, time, n_dynamic]``.
-    x_s
-        Inputs of the input gate ``[batch, n]`` (``z`` of :func:`gate_inputs`).
+    z
+        Inputs of the input gate ``[batch, n]``: the statics or one-hot rows
+        (:func:`gate_inputs`).
     weights
         Output of :func:`kernel_weights` for these inputs.
     n_out
@@ -110,7 +111,7 @@ def ealstm_kernel(
         :func:`ealstm.models.recurrence.ealstm_recurrence`).
     """
     steps, batch, hidden = x_d.shape[1], x_d.shape[0], weights[1].shape[1]
-    x = torch.cat([x_d.transpose(0, 1), x_s.unsqueeze(0).expand(steps, -1, -1)], dim=2)
+    x = torch.cat([x_d.transpose(0, 1), z.unsqueeze(0).expand(steps, -1, -1)], dim=2)
     h0 = x_d.new_zeros(1, batch, hidden)
     with warnings.catch_warnings():
         # cuDNN copies weights that are not one flat buffer; ours are rebuilt every call anyway
