@@ -74,15 +74,22 @@ def gate_inputs(x_s: torch.Tensor, static_weight: torch.Tensor, static_bias: tor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Return the inputs ``z`` and weights of the input-gate block: ``W z + b = W_i x_s + b_i``.
 
-    Returns ``(x_s, W_i, b_i)``, or for a batch smaller than ``n_static`` the identity
+    Returns ``(x_s, W_i, b_i)``, or for a CPU batch smaller than ``n_static`` the identity
     ``[batch, batch]`` with ``((W_i x_s + b_i)^T, 0)``: the kernel's matmul then picks each
-    sample's pre-activation row, times 1 plus zeros (exact in floating point), and autograd
-    through the weights returns the gradients of ``W_i`` and ``b_i``.
+    sample's pre-activation row, times 1 plus zeros (exact in float32 on a CPU), and autograd
+    through the weights returns the gradients of ``W_i`` and ``b_i``. The statics are kept
+    where the one-hot rows would mix samples through ``0 * nan = nan``: a non-finite
+    pre-activation, and statics that need their own gradient (a non-finite gate gradient of
+    one sample would reach every sample's; training never asks for it). GPUs keep them too:
+    the check would wait for the device, cuDNN may round the matmul (TF32), and its input
+    matmul is one large call anyway.
     """
     batch, n_static = x_s.shape
-    if batch >= n_static:
+    if batch >= n_static or x_s.device.type != "cpu" or x_s.requires_grad:
         return x_s, static_weight, static_bias
     pre = torch.nn.functional.linear(x_s, static_weight, static_bias)  # [batch, hidden]
+    if not bool(torch.isfinite(pre).all()):
+        return x_s, static_weight, static_bias
     one_hot = torch.eye(batch, dtype=x_s.dtype, device=x_s.device)
     return one_hot, pre.T, static_bias.new_zeros(static_bias.shape)
 

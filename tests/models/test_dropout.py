@@ -22,12 +22,26 @@ def test_keeps_each_unit_with_probability_one_minus_p_and_scales_survivors(p):
     torch.testing.assert_close(y[kept], x[kept] / (1 - p), rtol=1e-6, atol=0)
 
 
-def test_masks_are_independent_of_the_values_and_of_each_other():
+def test_masks_of_different_units_are_independent():
     torch.manual_seed(1)
-    y = OutputDropout(0.5)(torch.ones(2, 100_000))
+    y = OutputDropout(0.5)(torch.rand(2, 100_000) + 0.5)
     a, b = (y != 0).float()
     # two halves of one draw: agreement near 1/2, as for independent fair coins
     assert abs((a == b).float().mean().item() - 0.5) < 0.01
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cpu_mask_is_rand_below_one_minus_p(dtype):
+    """The fast path itself, which a fallback to nn.Dropout would fail in float32."""
+    x = torch.randn(6, 50, 7, dtype=dtype)
+    torch.manual_seed(5)
+    y = OutputDropout(0.4)(x)
+    torch.manual_seed(5)
+    expected = x * (torch.rand_like(x) < 0.6) / 0.6
+    torch.testing.assert_close(y, expected, rtol=1e-6, atol=0)
+    if dtype == torch.float32:  # bernoulli_ draws float32 masks another way (float64: the same)
+        torch.manual_seed(5)
+        assert not torch.equal(nn.Dropout(0.4)(x) != 0, y != 0)
 
 
 def test_gradient_is_the_mask_times_the_scale():
@@ -56,12 +70,14 @@ def test_edge_rates_behave_as_nn_dropout(p, expected):
     assert torch.equal(y, x if expected == "x" else torch.zeros_like(x))
 
 
-def test_other_dtypes_fall_back_to_nn_dropout():
-    x = torch.randn(50, 60).to(torch.bfloat16)  # too few mantissa bits to draw p by rand
+@pytest.mark.parametrize(("dtype", "inplace"), [(torch.bfloat16, False),  # too few bits
+                                               (torch.float32, True)])
+def test_other_dtypes_and_inplace_fall_back_to_nn_dropout(dtype, inplace):
+    x = torch.randn(50, 60).to(dtype)
     torch.manual_seed(4)
-    ours = OutputDropout(0.4)(x)
+    ours = OutputDropout(0.4, inplace=inplace)(x.clone())
     torch.manual_seed(4)
-    assert torch.equal(ours, nn.Dropout(0.4)(x))
+    assert torch.equal(ours, nn.Dropout(0.4, inplace=inplace)(x.clone()))
 
 
 def test_is_an_nn_dropout_without_state():

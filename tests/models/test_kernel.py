@@ -154,15 +154,38 @@ def test_gate_inputs_are_one_hot_rows_below_n_static(batch, one_hot):
 
 
 @pytest.mark.parametrize("batch", [2, 6])  # one-hot gate inputs and the statics themselves
-def test_kernel_gradients_of_the_static_gate_match_the_loop(batch):
+def test_kernel_gradients_match_the_loop_in_both_gate_input_regimes(batch):
     grads = {}
     for impl in ("loop", "kernel"):
         torch.manual_seed(0)
         model = EALSTM(3, 4, hidden_size=5, dropout=0.0, implementation=impl)
         randomize_(model)
-        x_d, x_s = make_inputs(batch, 7, 3, 4)
-        x_s.requires_grad_(True)
+        x_d, x_s = make_inputs(batch, 7, 3, 4)  # x_s without a gradient: as in training
         (model(x_d, x_s, 3) * torch.linspace(-1, 1, 3)).sum().backward()
-        grads[impl] = [model.static_gate.weight.grad, model.static_gate.bias.grad, x_s.grad]
-    for kernel, loop in zip(grads["kernel"], grads["loop"], strict=True):
-        torch.testing.assert_close(kernel, loop, rtol=1e-5, atol=1e-6)
+        grads[impl] = {name: p.grad for name, p in model.named_parameters()}
+    assert grads["kernel"]["static_gate.weight"].abs().sum() > 0
+    for name, loop in grads["loop"].items():
+        torch.testing.assert_close(grads["kernel"][name], loop, rtol=1e-5, atol=1e-6,
+                                   msg=lambda m, k=name: k + m)
+
+
+def test_a_non_finite_static_stays_in_its_own_sample():
+    """One-hot gate inputs would spread it (0 * nan = nan); the statics themselves do not."""
+    model = EALSTM(3, 4, hidden_size=5, implementation="kernel").eval()
+    x_d, x_s = make_inputs(2, 6, 3, 4)
+    x_s[0, 1] = float("nan")
+    z, weight, _ = gate_inputs(x_s, model.static_gate.weight, model.static_gate.bias)
+    assert z is x_s and weight is model.static_gate.weight
+    y = model(x_d, x_s, 3)
+    assert torch.isnan(y[0]).all() and torch.isfinite(y[1]).all()
+
+
+def test_statics_that_need_a_gradient_keep_it_per_sample():
+    """A NaN in one sample's dynamic inputs must not reach another sample's static gradient."""
+    model = EALSTM(3, 4, hidden_size=5, implementation="kernel")
+    x_d, x_s = make_inputs(2, 6, 3, 4)
+    x_d[0, 2, 0] = float("nan")
+    x_s.requires_grad_(True)
+    assert gate_inputs(x_s, model.static_gate.weight, model.static_gate.bias)[0] is x_s
+    model(x_d, x_s, 3).sum().backward()
+    assert torch.isnan(x_s.grad[0]).all() and torch.isfinite(x_s.grad[1]).all()
