@@ -2,7 +2,7 @@
 
 ``nn.Dropout`` draws its CPU masks with ``bernoulli_``, which took 4.2 ms for the 4 x 365 x 256
 hidden states of a sequence-to-sequence batch against 1.1 ms for ``rand_like(x) < 1 - p``
-(2-core AMD EPYC, torch 2.13): at batch 4 that was half of what the EA-LSTM step cost on top of
+(2-core AMD EPYC, torch 2.13): at batch 4 that was most of what the EA-LSTM step cost on top of
 the bare LSTM kernel (``benchmarks/results/ealstm_speed_small.md``). Every unit is kept
 independently with probability ``1 - p`` rounded to a multiple of 2**-24 (float32; 2**-53 for
 float64), off by < 6e-8, and survivors are scaled by ``1 / (1 - p)`` as by ``nn.Dropout``.

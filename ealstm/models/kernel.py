@@ -13,7 +13,7 @@ are constants that never train), and :func:`ealstm_kernel` runs ``torch._VF.lstm
 Autograd through the weight construction returns exactly the gradients of eqs. 7-12; the
 price is the wasted recurrent matmul of the input-gate block (4 instead of 3 gate blocks).
 
-The input gate's columns need not be ``x_s`` itself: :func:`gate_inputs` gives a batch smaller
+The input gate's columns need not be ``x_s`` itself: :func:`gate_inputs` gives a CPU batch smaller
 than ``n_static`` its own one-hot rows as inputs and the pre-activations ``W_i x_s + b_i`` as
 their weights, so the kernel's input matmul sees ``n_dynamic + batch`` columns instead of
 ``n_dynamic + n_static`` (7 instead of 32 at batch 2: 3 % of a training step).
