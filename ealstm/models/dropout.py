@@ -7,7 +7,9 @@ the bare LSTM kernel (``benchmarks/results/ealstm_speed_small.md``). Every unit 
 independently with probability ``1 - p`` rounded to a multiple of 2**-24 (float32; 2**-53 for
 float64), off by < 6e-8, and survivors are scaled by ``1 / (1 - p)`` as by ``nn.Dropout``.
 The masks come from the global torch generator, as before, but they are other draws: a run
-started before this module existed does not resume bit-identically. Other devices and dtypes
+started before this module existed does not resume bit-identically. ``nn.Dropout``'s CPU masks
+came from MKL's MCG31 stream, seeded once per call; these are independent draws, and the demo's
+results changed with them (``benchmarks/results/dropout_masks.md``). Other devices and dtypes
 keep ``nn.Dropout``'s own kernel.
 """
 
